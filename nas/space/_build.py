@@ -1,0 +1,57 @@
+"""Compile a resolved architecture into a Keras functional model.
+
+This is the one place where a space meets Keras layers; errors raised by Keras while
+wiring a layer become a SpaceError naming the node, the operation and the shapes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nas._imports import import_keras
+from nas.exceptions import SpaceError
+
+if TYPE_CHECKING:
+    from nas.space._search_space import ResolvedArchitecture, SearchSpace
+
+
+def build_model(space: SearchSpace, resolved: ResolvedArchitecture) -> Any:
+    """Return a fresh ``keras.Model`` for ``resolved`` (new layers, new weights)."""
+    keras = import_keras()
+    shapes = {node.name: node.shape for node in space.inputs}
+    tensors: dict[str, Any] = {}
+    realized: dict[str, Any] = {}  # node name -> callable; mirrors look up their target's
+    for step in resolved.steps:
+        if step.op is None:
+            tensors[step.name] = keras.Input(shape=shapes[step.name], name=step.name)
+            continue
+        owner = step.shares or step.name
+        if owner not in realized:
+            realized[owner] = step.op.realize(owner)
+        inputs = [tensors[name] for name in step.inputs]
+        try:
+            tensors[step.name] = realized[owner](inputs)
+        except SpaceError:
+            raise
+        except Exception as error:
+            raise SpaceError(
+                f"node {step.name!r} ({step.op.label}) cannot take inputs "
+                f"{', '.join(f'{n} {_shape(t)}' for n, t in zip(step.inputs, inputs))}: "
+                f"{_first_line(error)}"
+            ) from error
+    model_inputs = [tensors[name] for name in space.input_names]
+    model_outputs = [tensors[name] for name in resolved.outputs]
+    return keras.Model(
+        inputs=model_inputs[0] if len(model_inputs) == 1 else model_inputs,
+        outputs=model_outputs[0] if len(model_outputs) == 1 else model_outputs,
+        name=space.name,
+    )
+
+
+def _shape(tensor: Any) -> tuple[Any, ...]:
+    return tuple(tensor.shape)
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

@@ -1,0 +1,124 @@
+"""Merge operations: combine the live inputs of a node into one tensor.
+
+Merges work on tensors of any rank (dense ``(batch, width)``, sequences
+``(batch, steps, width)``, images ``(batch, height, width, channels)``): they combine
+along the last axis, and every other axis must agree. A merge with a single live input
+passes it through unchanged; with none, the node is dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nas._imports import import_keras
+from nas.space._operations import Operation, Realized, Tensor
+
+
+class Merge(Operation):
+    """Base of merges; subclasses implement :meth:`_combine` for two or more inputs."""
+
+    def __init__(self, activation: str | None = None) -> None:
+        self.activation = activation
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        suffix = f", {self.activation}" if self.activation else ""
+        return f"{type(self).__name__}({suffix.lstrip(', ')})"
+
+    def realize(self, name: str) -> Realized:
+        layers: dict[str, Any] = {}  # made on first call, reused when mirrored
+
+        def merge(inputs: Sequence[Tensor]) -> Tensor:
+            if len(inputs) == 1:
+                return inputs[0]
+            _check_leading_axes(inputs)
+            merged = self._combine(inputs, name, layers)
+            if self.activation:
+                if "activation" not in layers:
+                    keras = import_keras()
+                    layers["activation"] = keras.layers.Activation(
+                        self.activation, name=f"{name}_activation"
+                    )
+                merged = layers["activation"](merged)
+            return merged
+
+        return merge
+
+    def _combine(self, inputs: Sequence[Tensor], name: str, layers: dict[str, Any]) -> Tensor:
+        raise NotImplementedError
+
+
+class Concatenate(Merge):
+    """Concatenate the inputs along the last axis."""
+
+    def _combine(self, inputs: Sequence[Tensor], name: str, layers: dict[str, Any]) -> Tensor:
+        if "concatenate" not in layers:
+            layers["concatenate"] = import_keras().layers.Concatenate(axis=-1, name=name)
+        return layers["concatenate"](list(inputs))
+
+
+class AddByPadding(Merge):
+    """Add the inputs after zero-padding their last axis to the widest one."""
+
+    def _combine(self, inputs: Sequence[Tensor], name: str, layers: dict[str, Any]) -> Tensor:
+        from nas.space._keras_layers import PadLastAxis
+
+        keras = import_keras()
+        width = max(_width(tensor) for tensor in inputs)
+        padded = []
+        for index, tensor in enumerate(inputs):
+            if _width(tensor) < width:
+                key = f"pad{index}"
+                if key not in layers:
+                    layers[key] = PadLastAxis(width, name=f"{name}_pad{index}")
+                tensor = layers[key](tensor)
+            padded.append(tensor)
+        if "add" not in layers:
+            layers["add"] = keras.layers.Add(name=name)
+        return layers["add"](padded)
+
+
+class AddByProjecting(Merge):
+    """Add the inputs after projecting each to the width of the **first** live input.
+
+    The first input is the node's main path (the node it was added after), so skip
+    connections never change the width the next layer sees. An input of another width
+    goes through a bias-free linear projection (``Dense(width, use_bias=False)`` on the
+    last axis); inputs already of that width are added as they are.
+    """
+
+    def _combine(self, inputs: Sequence[Tensor], name: str, layers: dict[str, Any]) -> Tensor:
+        keras = import_keras()
+        width = _width(inputs[0])
+        projected = [inputs[0]]
+        for index, tensor in enumerate(inputs[1:], start=1):
+            if _width(tensor) != width:
+                key = f"projection{index}"
+                if key not in layers:
+                    layers[key] = keras.layers.Dense(
+                        width, use_bias=False, name=f"{name}_projection{index}"
+                    )
+                tensor = layers[key](tensor)
+            projected.append(tensor)
+        if "add" not in layers:
+            layers["add"] = keras.layers.Add(name=name)
+        return layers["add"](projected)
+
+
+def _width(tensor: Tensor) -> int:
+    return int(tensor.shape[-1])
+
+
+def _check_leading_axes(inputs: Sequence[Tensor]) -> None:
+    """Merging along the last axis needs the same rank and the same other axes."""
+    shapes = [tuple(tensor.shape) for tensor in inputs]
+    ranks = {len(shape) for shape in shapes}
+    if len(ranks) > 1:
+        raise ValueError(f"inputs have different ranks {sorted(ranks)}")
+    leading = {shape[1:-1] for shape in shapes}
+    if len(leading) > 1:
+        raise ValueError(
+            "inputs differ on an axis other than the last: "
+            + ", ".join(str(axes) for axes in sorted(leading, key=str))
+        )

@@ -1,0 +1,93 @@
+"""Dense layers with skip connections, for tabular data (the AgEBO-Tabular space).
+
+Each of ``num_layers`` layers chooses between Identity and a Dense layer (units from
+``units``, activation from ``activations``); its output is added, by projection, to any
+of the outputs of the previous ``num_anchors`` layers (the input included), each a
+Zero/Connect decision. Egele et al., "AgEBO-Tabular", SC21, used 10 layers, 16..96
+units in steps of 16, five activations and three anchors: the defaults here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nas.space import (
+    AddByProjecting,
+    Connect,
+    ConstantNode,
+    Identity,
+    Layer,
+    Node,
+    SearchSpace,
+    VariableNode,
+    Zero,
+)
+
+DEFAULT_UNITS = (16, 32, 48, 64, 80, 96)
+DEFAULT_ACTIVATIONS = (None, "relu", "swish", "tanh", "sigmoid")
+
+
+def dense_skip_space(
+    input_shape: Sequence[int],
+    output_units: int,
+    num_layers: int = 10,
+    units: Sequence[int] = DEFAULT_UNITS,
+    activations: Sequence[str | None] = DEFAULT_ACTIVATIONS,
+    num_anchors: int = 3,
+    merge_activation: str | None = "relu",
+    output_activation: str | None = "softmax",
+) -> SearchSpace:
+    """The dense skip-connection space.
+
+    Args:
+        input_shape: shape of one sample, e.g. ``(54,)``.
+        output_units: width of the output layer (classes, or regression targets).
+        num_layers: number of variable layers.
+        units: candidate widths of a Dense layer.
+        activations: candidate activations (``None`` for linear).
+        num_anchors: how many earlier outputs a layer may take a skip connection from.
+        merge_activation: activation applied after adding skip connections.
+        output_activation: activation of the output layer (``None`` for regression).
+
+    Returns:
+        A space with ``num_layers * (1 + up to num_anchors)`` decisions.
+
+    Example:
+        >>> space = dense_skip_space((30,), 2, num_layers=3)
+        >>> space.choices
+        [31, 2, 31, 2, 2, 31, 2, 2, 2]
+    """
+    _check_positive(num_layers=num_layers, output_units=output_units, num_anchors=num_anchors)
+    if not units or not activations:
+        raise ValueError(f"units {units!r} and activations {activations!r} must be non-empty")
+    space = SearchSpace({"input": tuple(input_shape)}, name="dense_skip")
+    previous: Node = space.input()
+    anchors: list[Node] = [previous]
+    dense_candidates = [Identity()] + [
+        Layer("Dense", units=width, activation=activation)
+        for width in units
+        for activation in activations
+    ]
+    for index in range(num_layers):
+        layer = space.add(VariableNode(dense_candidates, name=f"layer{index}"), previous)
+        merge = space.add(
+            ConstantNode(AddByProjecting(merge_activation), name=f"merge{index}"), layer
+        )
+        # A skip from the previous output makes a residual block around this layer.
+        for anchor in anchors[-num_anchors:]:
+            skip = VariableNode([Zero(), Connect(anchor)], name=f"skip{index}_from_{anchor.name}")
+            space.connect(space.add(skip), merge)
+        previous = merge
+        anchors.append(merge)
+    output = space.add(
+        ConstantNode(Layer("Dense", units=output_units, activation=output_activation), "output"),
+        previous,
+    )
+    space.set_outputs(output)
+    return space
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
