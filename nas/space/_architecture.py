@@ -39,7 +39,7 @@ def import_object(reference: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ValueError(
-            f"cannot import module {module_name!r} of {reference!r}: {error}"
+            f"cannot import module {module_name!r} for {reference!r}: {error}"
         ) from error
     try:
         return getattr(module, attribute)

@@ -81,7 +81,7 @@ class VariableNode(Node):
         super().__init__(name)
         if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence) or not ops:
             raise SpaceError(
-                f"VariableNode {name or ''!r} needs a non-empty list of operations, got {ops!r}"
+                f"VariableNode {_shown(name)} needs a non-empty list of operations, got {ops!r}"
             )
         self.ops = _candidate_operations(ops, name)
 
@@ -101,7 +101,7 @@ class MirrorNode(Node):
         super().__init__(name)
         if not isinstance(node, (ConstantNode, VariableNode, MimeNode)):
             raise SpaceError(
-                f"MirrorNode {name or ''!r} must mirror a constant, variable or mime node, "
+                f"MirrorNode {_shown(name)} must mirror a constant, variable or mime node, "
                 f"got {node!r}"
             )
         self.target = node
@@ -116,13 +116,13 @@ class MimeNode(Node):
     def __init__(self, node: VariableNode, ops: Sequence[Any], name: str | None = None) -> None:
         super().__init__(name)
         if not isinstance(node, VariableNode):
-            raise SpaceError(f"MimeNode {name or ''!r} must follow a VariableNode, got {node!r}")
+            raise SpaceError(f"MimeNode {_shown(name)} must follow a VariableNode, got {node!r}")
         if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence) or not ops:
-            raise SpaceError(f"MimeNode {name or ''!r} needs a list of operations, got {ops!r}")
+            raise SpaceError(f"MimeNode {_shown(name)} needs a list of operations, got {ops!r}")
         if len(ops) != len(node.ops):
             raise SpaceError(
-                f"MimeNode {name or ''!r} has {len(ops)} operations but the node it follows, "
-                f"{node.name or node!r}, has {len(node.ops)}: they must match one to one"
+                f"MimeNode {_shown(name)} has {len(ops)} operations but the node it follows, "
+                f"{_shown(node.name)}, has {len(node.ops)}: they must match one to one"
             )
         self.target = node
         self.ops = _candidate_operations(ops, name)
@@ -138,7 +138,12 @@ def _candidate_operations(ops: Sequence[Any], name: str | None) -> list[Operatio
     kinds = {isinstance(op, Connect) for op in operations if not isinstance(op, Zero)}
     if len(kinds) > 1:
         raise SpaceError(
-            f"node {name or ''!r} mixes Connect with other operations {operations}: "
+            f"node {_shown(name)} mixes Connect with other operations {operations}: "
             "a skip-connection node holds only Zero and Connect candidates"
         )
     return operations
+
+
+def _shown(name: str | None) -> str:
+    """A node's name for messages; nodes get generated names only once added."""
+    return repr(name) if name else "(unnamed)"

@@ -174,6 +174,7 @@ class SearchSpace:
     @property
     def decisions(self) -> list[Node]:
         """The variable nodes with two or more candidates, in ``arch_seq`` order."""
+        self._checked()  # a search must never see the decisions of a malformed space
         return [node for node in self._nodes.values() if node.is_decision]
 
     @property

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from nas.exceptions import SpaceError
-from nas.space._nodes import InputNode
-from nas.space._operations import Connect, Zero
+from nas.space._operations import Connect
 
 if TYPE_CHECKING:
     from nas.space._search_space import SearchSpace
@@ -23,19 +22,20 @@ def check_space(space: SearchSpace) -> dict[str, Any]:
     graph = space.graph
     outputs = list(space._outputs) or _single_sink(space)
     inputs = set(space.input_names)
-    for name, node in space._nodes.items():
-        if isinstance(node, InputNode):
-            continue
-        feeds_itself = all(isinstance(op, (Connect, Zero)) for op in node.candidates)
-        if not space._inputs_of[name] and not (feeds_itself and graph.in_degree(name)):
-            raise SpaceError(
-                f"node {name!r} ({', '.join(map(str, node.candidates)) or type(node).__name__})"
-                " has no input: connect a node to it with space.add(node, *inputs) or "
-                "space.connect(source, node)"
-            )
+    orphans = [name for name in space._nodes if name not in inputs and _has_no_input(space, name)]
     for name in outputs:
-        if not inputs & nx.ancestors(graph, name):
-            raise SpaceError(f"output {name!r} of space {space.name!r} is unreachable from inputs")
+        if not inputs & (nx.ancestors(graph, name) | {name}):
+            cut_off = [orphan for orphan in orphans if orphan in nx.ancestors(graph, name)]
+            raise SpaceError(
+                f"output {name!r} of space {space.name!r} is unreachable from the inputs "
+                f"{sorted(inputs)}: the nodes it comes from, {cut_off or [name]}, have no input"
+            )
+    for name in orphans:
+        node = space._nodes[name]
+        raise SpaceError(
+            f"node {name!r} ({', '.join(map(str, node.candidates)) or type(node).__name__}) "
+            "has no input: feed it with space.add(node, *inputs) or space.connect(source, node)"
+        )
     useful = set(outputs).union(*(nx.ancestors(graph, name) for name in outputs))
     useless = [name for name in space._nodes if name not in useful and name not in inputs]
     if useless:
@@ -45,6 +45,15 @@ def check_space(space: SearchSpace) -> dict[str, Any]:
         )
     order = list(nx.lexicographical_topological_sort(graph, key=list(space._nodes).index))
     return {"order": order, "outputs": outputs}
+
+
+def _has_no_input(space: SearchSpace, name: str) -> bool:
+    """A node needs a data input, unless it is a skip connection (its source is chosen)."""
+    node = space._nodes[name]
+    if space._inputs_of[name]:
+        return False
+    # Skip-connection nodes hold only Zero and Connect (checked when they are made).
+    return not any(isinstance(op, Connect) for op in node.candidates)
 
 
 def _single_sink(space: SearchSpace) -> list[str]:

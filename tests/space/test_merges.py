@@ -1,0 +1,63 @@
+"""Merges combine tensors of any rank along the last axis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nas.space import (
+    AddByPadding,
+    AddByProjecting,
+    Concatenate,
+    ConstantNode,
+    Layer,
+    SearchSpace,
+    VariableNode,
+    Zero,
+)
+
+SHAPES = {"dense": (5,), "sequence": (7, 5), "image": (6, 6, 5)}
+
+
+def merge_space(shape: tuple[int, ...], merge) -> SearchSpace:
+    """Two branches of widths 4 and 6 over the same input, merged."""
+    space = SearchSpace({"x": shape})
+    narrow = space.add(ConstantNode(Layer("Dense", units=4), "narrow"), space.input())
+    wide = space.add(VariableNode([Layer("Dense", units=6), Zero()], "wide"), space.input())
+    merged = space.add(ConstantNode(merge, "merged"), narrow, wide)
+    space.set_outputs(merged)
+    return space
+
+
+@pytest.mark.parametrize("kind", sorted(SHAPES))
+@pytest.mark.parametrize(
+    ("merge", "width"), [(AddByProjecting(), 4), (AddByPadding(), 6), (Concatenate(), 10)]
+)
+def test_merges_work_on_every_rank(kind, merge, width):
+    shape = SHAPES[kind]
+    model = merge_space(shape, merge).build([0])
+    assert model.output_shape == (None, *shape[:-1], width)
+    output = model(np.ones((2, *shape), dtype="float32"))
+    assert output.shape == (2, *shape[:-1], width)
+
+
+@pytest.mark.parametrize("merge", [AddByProjecting("relu"), AddByPadding(), Concatenate()])
+def test_a_merge_with_one_live_input_passes_it_through(merge):
+    model = merge_space((5,), merge).build([1])
+    assert model.output_shape == (None, 4)
+    assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Dense"]
+
+
+def test_add_by_padding_pads_with_zeros():
+    space = merge_space((3,), AddByPadding())
+    model = space.build([0])
+    narrow, wide = model.get_layer("narrow"), model.get_layer("wide")
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    expected = np.pad(narrow(x).numpy(), [(0, 0), (0, 2)]) + wide(x).numpy()
+    np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-6)
+
+
+def test_merge_activation_is_applied_after_adding():
+    model = merge_space((5,), AddByProjecting("relu")).build([0])
+    output = model(np.random.default_rng(0).normal(size=(16, 5)).astype("float32")).numpy()
+    assert output.min() >= 0.0 and output.max() > 0.0
