@@ -1,0 +1,73 @@
+"""``results.csv``: one row per finished evaluation, derived from the journal.
+
+The header is fixed when the search starts, so a pandas user can read the file at any
+moment, and failed evaluations appear from the first row on (objective left empty).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nas.trial import Trial
+
+RESULTS_NAME = "results.csv"
+_LEADING = ["trial_id", "arch_seq", "arch_hash"]
+_TRAILING = [
+    "objective",
+    "status",
+    "error",
+    "submitted_at",
+    "started_at",
+    "finished_at",
+    "duration",
+    "worker",
+    "num_parameters",
+    "epochs_trained",
+]
+
+
+class ResultsTable:
+    """Appends trials to ``<directory>/results.csv``; rewritten from scratch on resume."""
+
+    def __init__(self, directory: Path, hyperparameter_names: Sequence[str]) -> None:
+        self.path = Path(directory) / RESULTS_NAME
+        self.columns = _LEADING + [f"hp_{name}" for name in hyperparameter_names] + _TRAILING
+        self._file = self.path.open("w", newline="", encoding="utf-8")
+        # Failed evaluations may carry only the searched hyperparameters: missing cells stay empty.
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, restval="")
+        self._writer.writeheader()
+        self._file.flush()
+
+    def append(self, trials: Iterable[Trial], arch_hashes: Sequence[str]) -> None:
+        for trial, arch_hash in zip(trials, arch_hashes):
+            self._writer.writerow(_row(trial, arch_hash))
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _row(trial: Trial, arch_hash: str) -> dict[str, Any]:
+    result = trial.result
+    row: dict[str, Any] = {
+        "trial_id": trial.config.trial_id,
+        "arch_seq": json.dumps(list(trial.config.arch_seq)),
+        "arch_hash": arch_hash,
+        "objective": "" if result.objective is None else result.objective,
+        "status": result.status.value,
+        "error": result.error or "",
+        "submitted_at": trial.submitted_at,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "duration": result.finished_at - result.started_at,
+        "worker": trial.worker,
+        "num_parameters": "" if result.num_parameters is None else result.num_parameters,
+        "epochs_trained": result.epochs_trained,
+    }
+    for name, value in result.hyperparameters.items():
+        row[f"hp_{name}"] = value
+    return row

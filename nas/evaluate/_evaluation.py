@@ -1,0 +1,58 @@
+"""What every worker runs for one config, whichever backend it lives in."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from nas.problem import Problem, load_problem
+from nas.train import Stage, Status, TrainingResult, train
+from nas.trial import Config
+
+
+@functools.lru_cache(maxsize=4)
+def _problem(reference: str) -> Problem:
+    """Workers load a problem once and reuse it (its data and space are cached too)."""
+    return load_problem(reference)
+
+
+def evaluate(problem_reference: str, config: Config, timeout: float | None) -> TrainingResult:
+    """Train ``config`` on the problem; any error becomes a failed result."""
+    started_at = time.time()
+    try:
+        return train(
+            _problem(problem_reference),
+            config.arch_seq,
+            config.hyperparameters,
+            seed=config.seed,
+            timeout=timeout,
+        )
+    except Exception as error:  # train() reports training errors itself; this is set-up
+        reason = f"{type(error).__name__}: {error}"
+        return unreported_result(config, started_at, Status.FAILED, reason, Stage.DATA)
+
+
+def unreported_result(
+    config: Config,
+    started_at: float,
+    status: Status,
+    reason: str,
+    stage: Stage | None = Stage.TRAIN,
+) -> TrainingResult:
+    """The result of an evaluation that ended before training could report one."""
+    return TrainingResult(
+        status=status,
+        objective=None,
+        learning_curve={},
+        num_parameters=None,
+        epochs_trained=0,
+        build_time=None,
+        training_time=None,
+        started_at=started_at,
+        finished_at=time.time(),
+        error=reason,
+        error_stage=stage if status is Status.FAILED else None,
+        hyperparameters=dict(config.hyperparameters),
+        arch_seq=list(config.arch_seq),
+        seed=config.seed,
+    )

@@ -1,0 +1,222 @@
+"""A pool of long-lived worker processes on this machine (the default backend).
+
+Each worker imports TensorFlow once and trains many configs, one at a time. A worker
+that dies (a segfault, the out-of-memory killer, ``kill -9``) is noticed through its
+process sentinel: its evaluation is recorded as failed with the exit code and a fresh
+worker takes its place. An evaluation that overruns its timeout by more than a grace
+period (a hang in data loading, say, where the trainer's own timeout cannot act) is
+killed the same way and recorded as timed out.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from nas.evaluate._base import Evaluator
+from nas.evaluate._evaluation import evaluate, unreported_result
+from nas.train import Status, TrainingResult
+from nas.trial import Config, Trial
+
+# Forking a process that has imported TensorFlow is unsafe (its thread pools do not
+# survive a fork), and the driver may well have imported it to build the space.
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass
+class _Worker:
+    name: str
+    process: Any
+    connection: Connection
+    config: Config | None = None
+    submitted_at: float = 0.0
+    started_at: float = 0.0
+
+
+class ProcessPoolEvaluator(Evaluator):
+    """Evaluate configs in parallel in worker processes.
+
+    Args:
+        problem_reference: the problem as ``"module:attribute"`` (workers import it).
+        num_workers: worker processes (default: the number of CPU cores).
+        timeout: seconds of training allowed per evaluation; the trainer stops between
+            batches at this limit, and the worker is killed ``grace`` seconds later if
+            it has not reported by then. None: no limit.
+        grace: seconds allowed past ``timeout`` before a worker is killed.
+        threads_per_worker: TensorFlow threads per worker (default: cores / workers),
+            so that workers do not fight over the cores.
+
+    Example:
+        >>> with ProcessPoolEvaluator("problems.breast_cancer:problem", num_workers=2) as pool:
+        ...     pool.submit(Config(0, (1, 0, 2), {}))
+        ...     trials = pool.collect(timeout=60)
+    """
+
+    def __init__(
+        self,
+        problem_reference: str,
+        num_workers: int | None = None,
+        timeout: float | None = None,
+        grace: float = 30.0,
+        threads_per_worker: int | None = None,
+    ) -> None:
+        cores = os.cpu_count() or 1
+        num_workers = cores if num_workers is None else num_workers
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+            raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.problem_reference = problem_reference
+        self.num_workers = num_workers
+        self.timeout = timeout
+        self.grace = grace
+        self.threads_per_worker = threads_per_worker or max(1, cores // num_workers)
+        self._started = 0
+        self._workers = [self._start_worker() for _ in range(num_workers)]
+
+    # -- Evaluator interface ---------------------------------------------------------
+
+    def submit(self, config: Config) -> None:
+        idle = [worker for worker in self._workers if worker.config is None]
+        if not idle:
+            raise RuntimeError("submit() called with every worker busy; check num_free first")
+        worker = idle[0]
+        worker.connection.send(config.to_dict())
+        worker.config, worker.submitted_at, worker.started_at = config, time.time(), time.time()
+
+    def collect(self, timeout: float | None = None) -> list[Trial]:
+        busy = [worker for worker in self._workers if worker.config is not None]
+        if not busy:
+            return []
+        waiting = [w.connection for w in busy] + [w.process.sentinel for w in busy]
+        wait(waiting, timeout=self._wait_time(busy, timeout))
+        trials = []
+        for worker in busy:
+            trial = self._check(worker)
+            if trial is not None:
+                trials.append(trial)
+        return trials
+
+    @property
+    def num_running(self) -> int:
+        return sum(worker.config is not None for worker in self._workers)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            try:
+                worker.connection.send(None)  # asks an idle worker to exit cleanly
+            except (BrokenPipeError, OSError):
+                pass
+        deadline = time.time() + 5
+        for worker in self._workers:
+            worker.process.join(timeout=max(0.0, deadline - time.time()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self._workers = []
+
+    # -- internals -------------------------------------------------------------------
+
+    def _start_worker(self) -> _Worker:
+        ours, theirs = _CONTEXT.Pipe()
+        name = f"process-{self._started}"
+        process = _CONTEXT.Process(
+            target=_worker_main,
+            args=(theirs, name, self.problem_reference, self.timeout, self.threads_per_worker),
+            name=f"nas-{name}",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._started += 1
+        return _Worker(name, process, ours)
+
+    def _wait_time(self, busy: list[_Worker], timeout: float | None) -> float | None:
+        """Wake up in time to kill the first worker that will overrun its deadline."""
+        if self.timeout is None:
+            return timeout
+        first_deadline = min(w.started_at for w in busy) + self.timeout + self.grace
+        until_deadline = max(0.0, first_deadline - time.time())
+        return until_deadline if timeout is None else min(timeout, until_deadline)
+
+    def _check(self, worker: _Worker) -> Trial | None:
+        """The trial of ``worker`` if it finished, died or overran; else None."""
+        assert worker.config is not None  # noqa: S101 - only busy workers are checked
+        name = worker.name  # a replaced worker gets a new name; the trial keeps this one
+        result: TrainingResult | None = None
+        if worker.connection.poll():
+            try:
+                message = worker.connection.recv()
+                result = TrainingResult.from_dict(message["result"])
+            except (EOFError, OSError):
+                pass  # it died after all: handled below
+        if result is None and not worker.process.is_alive():
+            reason = f"worker process {worker.name} died ({_exit_reason(worker.process)})"
+            result = self._replace(worker, Status.FAILED, reason)
+        elif result is None and self._overran(worker):
+            reason = (
+                f"evaluation overran its timeout of {self.timeout} s by more than "
+                f"{self.grace} s; worker process {worker.name} was killed"
+            )
+            result = self._replace(worker, Status.TIMEOUT, reason)
+        if result is None:
+            return None
+        trial = Trial(worker.config, result, name, worker.submitted_at)
+        worker.config = None
+        return trial
+
+    def _overran(self, worker: _Worker) -> bool:
+        if self.timeout is None:
+            return False
+        return time.time() > worker.started_at + self.timeout + self.grace
+
+    def _replace(self, worker: _Worker, status: Status, reason: str) -> TrainingResult:
+        """Record the lost evaluation and put a fresh process in the dead one's place."""
+        assert worker.config is not None  # noqa: S101 - only busy workers are replaced
+        result = unreported_result(worker.config, worker.started_at, status, reason)
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.connection.close()
+        fresh = self._start_worker()
+        worker.process, worker.connection = fresh.process, fresh.connection
+        worker.name = fresh.name
+        return result
+
+
+def _exit_reason(process: Any) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def _worker_main(
+    connection: Connection,
+    name: str,
+    problem_reference: str,
+    timeout: float | None,
+    threads: int,
+) -> None:
+    """The loop of one worker process: receive a config, evaluate it, send the result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the driver to handle
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:  # the driver is gone
+            return
+        if message is None:
+            return
+        config = Config.from_dict(message)
+        result = evaluate(problem_reference, config, timeout)
+        connection.send({"trial_id": config.trial_id, "result": result.to_dict()})
