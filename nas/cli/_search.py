@@ -1,0 +1,156 @@
+"""``nas-search``: run a search on a problem, or resume one.
+
+Examples::
+
+    nas-search --problem problems.breast_cancer:problem --search regevo --max-evals 50 \\
+               --out runs/breast_cancer
+    nas-search --resume runs/breast_cancer --max-evals 100   # continue, with a larger budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nas.cli._base import Command, UsageError, run_command
+from nas.driver import EVALUATORS, SEARCHES, SearchResults, run_search
+
+#: Defaults of the flags whose absence must be told apart (a resume keeps its settings).
+_DEFAULTS: dict[str, Any] = {
+    "search": "regevo",
+    "max_evals": 100,
+    "evaluator": "process",
+    "num_workers": None,
+    "seed": None,
+    "timeout": None,
+    "eval_timeout": None,
+}
+
+
+class SearchCommand(Command):
+    """Search a problem's space and hyperparameters, writing the results to a folder."""
+
+    name = "nas-search"
+    description = (
+        "Search the architectures and hyperparameters of a problem. Writes an append-only "
+        "journal, results.csv and settings.json to --out; a killed search continues with "
+        "--resume.\n\nexample: nas-search --problem problems.breast_cancer:problem "
+        "--search regevo --max-evals 50 --out runs/breast_cancer"
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--problem", help="the problem as 'module:attribute'")
+        parser.add_argument("--out", type=Path, help="output folder (must not hold a search)")
+        parser.add_argument(
+            "--resume", type=Path, metavar="DIR", help="continue the search recorded in DIR"
+        )
+        parser.add_argument("--search", choices=sorted(SEARCHES), help="default: regevo")
+        parser.add_argument("--max-evals", type=_positive_int, help="evaluations (default 100)")
+        parser.add_argument("--evaluator", choices=EVALUATORS, help="default: process")
+        parser.add_argument(
+            "--workers",
+            dest="num_workers",
+            type=_positive_int,
+            help="parallel evaluations (default: one per CPU core)",
+        )
+        parser.add_argument("--seed", type=_non_negative_int, help="seed of the search")
+        parser.add_argument(
+            "--timeout",
+            type=_positive_float,
+            metavar="SECONDS",
+            help="stop starting evaluations after this wall-clock time",
+        )
+        parser.add_argument(
+            "--eval-timeout",
+            type=_positive_float,
+            metavar="SECONDS",
+            help="seconds of training allowed per evaluation",
+        )
+        parser.add_argument("--population-size", type=_positive_int, help="regevo: P (100)")
+        parser.add_argument("--sample-size", type=_positive_int, help="regevo: S (25)")
+        parser.add_argument("--top", type=_positive_int, default=5, help="best trials shown")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run(self, args: argparse.Namespace) -> int:
+        settings = _settings(args)
+        results = run_search(**settings, progress=not args.no_progress)
+        _print_summary(results, args.top)
+        return 0
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of run_search: a resume starts from the recorded settings."""
+    given = {name: getattr(args, name) for name in _DEFAULTS if getattr(args, name) is not None}
+    search_kwargs = {
+        name: getattr(args, name)
+        for name in ("population_size", "sample_size")
+        if getattr(args, name) is not None
+    }
+    if args.resume is not None:
+        if args.out is not None and args.out != args.resume:
+            raise UsageError("give either --out (a new search) or --resume DIR, not both")
+        recorded = _recorded_settings(args.resume)
+        if args.problem is not None:
+            recorded["problem"] = args.problem
+        if search_kwargs:
+            recorded["search_kwargs"] = search_kwargs
+        return {**recorded, **given, "out": args.resume, "resume": True}
+    if args.problem is None or args.out is None:
+        raise UsageError("--problem and --out are required (or --resume DIR)")
+    return {
+        **_DEFAULTS,
+        **given,
+        "problem": args.problem,
+        "out": args.out,
+        "search_kwargs": search_kwargs,
+    }
+
+
+def _recorded_settings(directory: Path) -> dict[str, Any]:
+    path = directory / "settings.json"
+    if not path.exists():
+        raise UsageError(f"{directory} holds no search to resume ({path.name} is missing)")
+    return dict(json.loads(path.read_text()))
+
+
+def _print_summary(results: SearchResults, top: int) -> None:
+    trials = results.trials
+    failed = sum(not trial.result.ok for trial in trials)
+    print(f"{len(trials)} evaluations ({failed} failed), written to {results.directory}")
+    best = results.best(top)
+    if not best:
+        print("no evaluation succeeded")
+        return
+    print(f"best {results.problem.objective} ({results.problem.direction}imise):")
+    for trial in best:
+        arch_seq = json.dumps(list(trial.config.arch_seq))
+        print(f"  trial {trial.config.trial_id:>5}  {trial.result.objective:.4f}  {arch_seq}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def search_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``nas-search``; returns the exit status."""
+    return run_command(SearchCommand(), argv)

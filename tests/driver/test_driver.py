@@ -1,0 +1,161 @@
+"""The driver with real evaluators on a tiny real problem: journal, results, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nas.driver import read_journal, run_search
+
+HERE = Path(__file__).parent
+pytestmark = pytest.mark.slow
+
+
+def read_results(directory: Path) -> list[dict[str, str]]:
+    with (directory / "results.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+def test_serial_search_writes_journal_results_and_settings(tmp_path):
+    results = run_search(
+        "toy_problems:problem",
+        tmp_path,
+        "random",
+        max_evals=3,
+        evaluator="serial",
+        seed=1,
+        progress=False,
+    )
+    assert [t.config.trial_id for t in results.trials] == [0, 1, 2]
+    rows = read_results(tmp_path)
+    columns = list(rows[0])
+    assert columns[:3] == ["trial_id", "arch_seq", "arch_hash"]
+    assert columns[-10:] == [
+        "objective",
+        "status",
+        "error",
+        "submitted_at",
+        "started_at",
+        "finished_at",
+        "duration",
+        "worker",
+        "num_parameters",
+        "epochs_trained",
+    ]
+    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-10])
+    assert [row["status"] for row in rows] == ["ok"] * 3
+    assert all(float(row["objective"]) > 0.5 for row in rows)
+    assert json.loads(rows[0]["arch_seq"]) == list(results.trials[0].config.arch_seq)
+    events = [json.loads(line)["event"] for line in (tmp_path / "journal.jsonl").open()]
+    assert events[0] == "start" and events.count("submit") == 3 and events.count("finish") == 3
+    assert json.loads((tmp_path / "settings.json").read_text())["search"] == "random"
+    with pytest.raises(ValueError, match="already holds a search; pass resume=True"):
+        run_search("toy_problems:problem", tmp_path, "random", max_evals=3, evaluator="serial")
+
+
+def test_process_pool_survives_a_worker_that_dies(tmp_path, monkeypatch):
+    flag = tmp_path / "crash-once"
+    flag.touch()
+    monkeypatch.setenv("NAS_TEST_CRASH_FLAG", str(flag))
+    results = run_search(
+        "toy_problems:crashing_problem",
+        tmp_path / "run",
+        "regevo",
+        max_evals=5,
+        num_workers=2,
+        seed=0,
+        progress=False,
+        search_kwargs={"population_size": 2, "sample_size": 2},
+    )
+    statuses = [trial.result.status.value for trial in results.trials]
+    assert len(statuses) == 5 and statuses.count("failed") == 1
+    (dead,) = [trial for trial in results.trials if not trial.result.ok]
+    assert "died (killed by signal SIGKILL)" in dead.result.error
+    assert sorted(t.config.trial_id for t in results.trials) == list(range(5))
+    assert len({trial.worker for trial in results.trials}) >= 2
+
+
+def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-c",
+        "from nas.cli import search_main; raise SystemExit(search_main())",
+        "--problem",
+        "toy_problems:problem",
+        "--search",
+        "regevo",
+        "--max-evals",
+        "8",
+        "--workers",
+        "2",
+        "--seed",
+        "3",
+        "--population-size",
+        "3",
+        "--sample-size",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    driver = subprocess.Popen(command, env=environment, start_new_session=True)
+    try:
+        _wait_for_finished(out, at_least=3, process=driver)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, at once
+        driver.wait()
+    before = read_journal(out)
+    assert 3 <= len(before.finished) < 8 and before.unfinished
+
+    results = run_search(
+        "toy_problems:problem",
+        out,
+        resume=True,
+        search="regevo",
+        max_evals=8,
+        num_workers=2,
+        seed=3,
+        progress=False,
+        search_kwargs={"population_size": 3, "sample_size": 2},
+    )
+    ids = [trial.config.trial_id for trial in results.trials]
+    assert sorted(ids) == list(range(8))  # none lost, none repeated
+    for old in before.finished:  # finished evaluations are kept as they were
+        assert results.trials[ids.index(old.config.trial_id)].result == old.result
+    requeued = {config.trial_id: config for config in before.unfinished}
+    for trial in results.trials:
+        if trial.config.trial_id in requeued:
+            assert trial.config == requeued[trial.config.trial_id]
+    assert len(read_results(out)) == 8
+
+    with pytest.raises(ValueError, match="different settings .*seed: recorded 3, now 4"):
+        run_search(
+            "toy_problems:problem",
+            out,
+            resume=True,
+            search="regevo",
+            max_evals=9,
+            seed=4,
+            search_kwargs={"population_size": 3, "sample_size": 2},
+        )
+
+
+def _wait_for_finished(out: Path, at_least: int, process: subprocess.Popen) -> None:
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        assert process.poll() is None, "the search ended before it could be killed"
+        journal = out / "journal.jsonl"
+        if journal.exists() and journal.read_text().count('"event": "finish"') >= at_least:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the search did not finish enough evaluations in time")

@@ -1,0 +1,43 @@
+"""Problems small enough for driver tests: one epoch of a tiny dense net on 30 features.
+
+Workers import these by reference (``toy_problems:problem``): pytest puts this folder on
+``sys.path`` and spawned workers inherit the parent's path.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from nas.problem import Float, Problem
+from problems.breast_cancer import load_data
+
+#: When this environment variable names an existing file, the next data load deletes
+#: the file and kills its own process: a worker that dies mid-evaluation.
+CRASH_FLAG = "NAS_TEST_CRASH_FLAG"
+
+
+def _problem(name: str, loader) -> Problem:
+    return Problem(
+        name,
+        loader,
+        "spaces.dense_skip:dense_skip_space",
+        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 2},
+        hyperparameters={"learning_rate": Float(1e-3, 1e-1, log=True), "epochs": 1},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        objective="val_accuracy",
+        direction="max",
+    )
+
+
+def load_data_or_crash():
+    flag = os.environ.get(CRASH_FLAG)
+    if flag and os.path.exists(flag):
+        os.remove(flag)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return load_data()
+
+
+problem = _problem("toy", load_data)
+crashing_problem = _problem("toy_crashing", load_data_or_crash)
