@@ -1,0 +1,39 @@
+"""``nas-plot``: draw the plots of a search as PNG files.
+
+Example::
+
+    nas-plot runs/covertype            # writes objective.png and utilisation.png there
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from nas.cli._base import Command, run_command
+from nas.plot import plot_search
+
+
+class PlotCommand(Command):
+    """Plot a search's objective over evaluations and time, and its worker utilisation."""
+
+    name = "nas-plot"
+    description = (
+        "Plot a search: objective against evaluations and time with the best-so-far line, "
+        "and a chart of worker utilisation, as PNG files.\n\nexample: nas-plot runs/cov"
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("directory", type=Path, help="the search's output folder")
+        parser.add_argument("--out", type=Path, help="folder for the PNG files (default: DIR)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        for path in plot_search(args.directory, args.out):
+            print(path)
+        return 0
+
+
+def plot_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``nas-plot``; returns the exit status."""
+    return run_command(PlotCommand(), argv)
