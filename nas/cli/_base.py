@@ -1,0 +1,107 @@
+"""What every command shares: argument parsing, error reporting and exit codes.
+
+A command is a small class with ``add_arguments(parser)`` and ``run(args) -> int``;
+:func:`run_command` gives it ``--debug`` and turns errors into exit codes:
+
+- 0: done; 1: the work failed (a failed training, an unreadable file...), with one line
+  saying why; 2: a bad flag or value, with one line naming it.
+
+Tracebacks are printed only with ``--debug``, which also shows the ``nas`` debug logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import ClassVar, NoReturn
+
+
+class UsageError(Exception):
+    """A bad command-line flag or value: the command exits with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+class Command:
+    """One command-line program; subclasses set ``name`` and ``description``.
+
+    Example:
+        >>> class Hello(Command):
+        ...     name = "nas-hello"
+        ...     description = "Say hello."
+        ...     def add_arguments(self, parser):
+        ...         parser.add_argument("--who", default="world")
+        ...     def run(self, args):
+        ...         print(f"hello {args.who}")
+        ...         return 0
+        >>> run_command(Hello(), ["--who", "you"])
+        hello you
+        0
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the command's flags on ``parser``."""
+        raise NotImplementedError
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the work and return the exit status; raise UsageError for bad values."""
+        raise NotImplementedError
+
+
+def run_command(command: Command, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run ``command`` and return its status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _Parser(
+        prog=command.name,
+        description=command.description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="print tracebacks and nas debug logs")
+    command.add_arguments(parser)
+    # Known before parsing, so that a parsing error can be debugged too.
+    debug = "--debug" in argv
+    try:
+        args = parser.parse_args(argv)
+        if debug:
+            _show_debug_logs()
+        return command.run(args)
+    except SystemExit as exit_request:  # --help and --version exit through argparse
+        return exit_request.code if isinstance(exit_request.code, int) else 0
+    except UsageError as error:
+        _report(command.name, error, debug, hint=f" (see {command.name} --help)")
+        return 2
+    except KeyboardInterrupt:
+        print(f"{command.name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        _report(command.name, error, debug)
+        return 1
+
+
+def _report(name: str, error: Exception, debug: bool, hint: str = "") -> None:
+    if debug:
+        traceback.print_exc()
+    message = str(error) if isinstance(error, UsageError) else f"{type(error).__name__}: {error}"
+    print(f"{name}: error: {message}{hint}", file=sys.stderr)
+
+
+def _show_debug_logs() -> None:
+    # A command line program may configure logging; the library never does.
+    logger = logging.getLogger("nas")
+    logger.setLevel(logging.DEBUG)
+    if not any(getattr(handler, "nas_cli", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.nas_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)

@@ -1,0 +1,107 @@
+"""The data of a problem: training and validation arrays, and reference scores."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from nas.exceptions import ProblemError
+
+#: Model inputs: one array, or named arrays matching the space's input names.
+Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Training and validation data, as ``(x, y)`` pairs of arrays.
+
+    ``x`` is one array (samples first) or a dict of named arrays, one per input of the
+    search space. Arrays are checked when the dataset is made: both splits non-empty,
+    ``x`` and ``y`` of the same length, the same input names in both splits.
+
+    Args:
+        train: ``(x, y)`` to fit on.
+        valid: ``(x, y)`` the objective is measured on.
+        baselines: objective values that trivial predictors reach on the validation
+            data (say ``{"majority_class": 0.63}`` for accuracy, or the error of
+            repeating the last value of a time series), so that "better than chance"
+            can be checked and reported.
+
+    Example:
+        >>> x = np.zeros((10, 3), dtype="float32")
+        >>> y = np.arange(10) % 2
+        >>> data = Dataset(train=(x[:8], y[:8]), valid=(x[8:], y[8:]),
+        ...                baselines={"majority_class": 0.5})
+        >>> data.num_train, data.num_valid
+        (8, 2)
+    """
+
+    train: tuple[Inputs, np.ndarray]
+    valid: tuple[Inputs, np.ndarray]
+    baselines: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train", _checked_split("train", self.train))
+        object.__setattr__(self, "valid", _checked_split("valid", self.valid))
+        if _input_names(self.train[0]) != _input_names(self.valid[0]):
+            raise ProblemError(
+                f"train inputs {_input_names(self.train[0])} and valid inputs "
+                f"{_input_names(self.valid[0])} differ"
+            )
+        if not isinstance(self.baselines, Mapping):
+            raise ProblemError(f"baselines must be a dict of name -> float: {self.baselines!r}")
+        baselines = {}
+        for name, value in self.baselines.items():
+            if not isinstance(name, str) or not _is_finite_number(value):
+                raise ProblemError(f"baseline {name!r} = {value!r}: expected a finite number")
+            baselines[name] = float(value)
+        object.__setattr__(self, "baselines", baselines)
+
+    @property
+    def num_train(self) -> int:
+        """Number of training samples."""
+        return len(self.train[1])
+
+    @property
+    def num_valid(self) -> int:
+        """Number of validation samples."""
+        return len(self.valid[1])
+
+    @property
+    def input_names(self) -> list[str] | None:
+        """Names of the inputs when ``x`` is a dict, else None."""
+        return _input_names(self.train[0])
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and math.isfinite(value)
+
+
+def _input_names(x: Inputs) -> list[str] | None:
+    return sorted(x) if isinstance(x, Mapping) else None
+
+
+def _checked_split(label: str, split: Any) -> tuple[Inputs, np.ndarray]:
+    if not isinstance(split, (tuple, list)) or len(split) != 2:
+        raise ProblemError(f"Dataset {label} must be a pair (x, y), got {type(split).__name__}")
+    x, y = split
+    y = np.asarray(y)
+    if y.ndim == 0 or len(y) == 0:
+        raise ProblemError(f"Dataset {label} y must be a non-empty array, got shape {y.shape}")
+    if isinstance(x, Mapping):
+        if not x:
+            raise ProblemError(f"Dataset {label} x is an empty dict: name at least one input")
+        arrays = {name: np.asarray(array) for name, array in x.items()}
+    else:
+        arrays = {"x": np.asarray(x)}
+    for name, array in arrays.items():
+        if array.ndim == 0 or len(array) != len(y):
+            raise ProblemError(
+                f"Dataset {label} input {name!r} has shape {array.shape} but y has "
+                f"{len(y)} samples: the first axis of every array counts samples"
+            )
+    return (arrays if isinstance(x, Mapping) else arrays["x"]), y

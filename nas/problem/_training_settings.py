@@ -1,0 +1,227 @@
+"""What the trainer understands: hyperparameter keys, optimizer, loss and metric names.
+
+These are plain strings so that problems are validated when they are defined, without
+importing Keras (seconds). ``tests/problem`` checks every name here against Keras, so
+a name Keras drops is noticed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nas.exceptions import ProblemError
+from nas.problem._hyperparameter_space import HyperparameterSpace
+from nas.problem._hyperparameters import (
+    Categorical,
+    Constant,
+    Hyperparameter,
+    Scalar,
+)
+
+#: Optimizer names accepted in the ``optimizer`` hyperparameter -> Keras class names.
+OPTIMIZERS: dict[str, str] = {
+    "adadelta": "Adadelta",
+    "adafactor": "Adafactor",
+    "adagrad": "Adagrad",
+    "adam": "Adam",
+    "adamax": "Adamax",
+    "adamw": "AdamW",
+    "ftrl": "Ftrl",
+    "lion": "Lion",
+    "nadam": "Nadam",
+    "rmsprop": "RMSprop",
+    "sgd": "SGD",
+}
+
+#: Loss names Keras accepts in ``model.compile(loss=...)``.
+LOSSES: frozenset[str] = frozenset(
+    {
+        "binary_crossentropy",
+        "binary_focal_crossentropy",
+        "categorical_crossentropy",
+        "categorical_focal_crossentropy",
+        "categorical_hinge",
+        "cosine_similarity",
+        "hinge",
+        "huber",
+        "kl_divergence",
+        "log_cosh",
+        "mae",
+        "mape",
+        "mean_absolute_error",
+        "mean_absolute_percentage_error",
+        "mean_squared_error",
+        "mean_squared_logarithmic_error",
+        "mse",
+        "msle",
+        "poisson",
+        "sparse_categorical_crossentropy",
+        "squared_hinge",
+    }
+)
+
+#: Metric names Keras accepts in ``model.compile(metrics=[...])``.
+METRICS: frozenset[str] = frozenset(
+    {
+        "acc",
+        "accuracy",
+        "auc",
+        "binary_accuracy",
+        "binary_crossentropy",
+        "categorical_accuracy",
+        "categorical_crossentropy",
+        "categorical_hinge",
+        "concordance_correlation",
+        "cosine_similarity",
+        "f1_score",
+        "hinge",
+        "kl_divergence",
+        "log_cosh_error",
+        "mae",
+        "mape",
+        "mean_absolute_error",
+        "mean_absolute_percentage_error",
+        "mean_squared_error",
+        "mean_squared_logarithmic_error",
+        "mse",
+        "msle",
+        "pearson_correlation",
+        "poisson",
+        "precision",
+        "r2_score",
+        "recall",
+        "root_mean_squared_error",
+        "sparse_categorical_accuracy",
+        "sparse_categorical_crossentropy",
+        "sparse_top_k_categorical_accuracy",
+        "squared_hinge",
+        "top_k_categorical_accuracy",
+    }
+)
+
+#: Metrics whose larger values are better; an objective on one must be maximised.
+MAXIMIZED_METRICS: frozenset[str] = frozenset(
+    {
+        "acc",
+        "accuracy",
+        "auc",
+        "binary_accuracy",
+        "categorical_accuracy",
+        "concordance_correlation",
+        "f1_score",
+        "pearson_correlation",
+        "precision",
+        "r2_score",
+        "recall",
+        "sparse_categorical_accuracy",
+        "sparse_top_k_categorical_accuracy",
+        "top_k_categorical_accuracy",
+    }
+)
+
+#: Losses and errors: an objective on one must be minimised.
+MINIMIZED_METRICS: frozenset[str] = (METRICS - MAXIMIZED_METRICS - {"cosine_similarity"}) | {
+    "loss"
+}
+
+
+@dataclass(frozen=True)
+class TrainingHyperparameter:
+    """A hyperparameter key the trainer understands, with its default and valid values."""
+
+    name: str
+    default: Scalar
+    expected: str
+    accepts: Callable[[Any], bool]
+    meaning: str
+
+
+def _is_int_at_least(minimum: int) -> Callable[[Any], bool]:
+    def accepts(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+    return accepts
+
+
+def _is_positive_number(value: Any) -> bool:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_number and math.isfinite(value) and value > 0
+
+
+#: The hyperparameters the trainer understands; a problem may declare only these.
+TRAINING_HYPERPARAMETERS: dict[str, TrainingHyperparameter] = {
+    item.name: item
+    for item in (
+        TrainingHyperparameter(
+            "batch_size", 32, "an int >= 1", _is_int_at_least(1), "samples per gradient step"
+        ),
+        TrainingHyperparameter(
+            "learning_rate", 1e-3, "a number > 0", _is_positive_number, "optimizer step size"
+        ),
+        TrainingHyperparameter(
+            "optimizer",
+            "adam",
+            f"one of {sorted(OPTIMIZERS)}",
+            lambda value: value in OPTIMIZERS,
+            "optimizer name",
+        ),
+        TrainingHyperparameter(
+            "epochs", 10, "an int >= 1", _is_int_at_least(1), "passes over the training data"
+        ),
+        TrainingHyperparameter(
+            "patience",
+            0,
+            "an int >= 0",
+            _is_int_at_least(0),
+            "epochs without improvement of the objective before stopping early (0: never)",
+        ),
+    )
+}
+
+
+def describe_training_hyperparameters() -> str:
+    """One line per known key, for error messages and ``--help``."""
+    return "; ".join(
+        f"{item.name} ({item.meaning}, default {item.default!r})"
+        for item in TRAINING_HYPERPARAMETERS.values()
+    )
+
+
+def check_training_value(name: str, value: Any) -> None:
+    """Raise a ProblemError unless ``value`` is valid for the training key ``name``."""
+    item = TRAINING_HYPERPARAMETERS.get(name)
+    if item is None:
+        raise ProblemError(
+            f"unknown hyperparameter {name!r}: the trainer understands "
+            f"{describe_training_hyperparameters()}"
+        )
+    if not item.accepts(value):
+        raise ProblemError(f"hyperparameter {name!r} = {value!r}: expected {item.expected}")
+
+
+def training_space(space: HyperparameterSpace) -> HyperparameterSpace:
+    """Check that ``space`` holds only training keys with valid values, and complete it.
+
+    Keys the problem leaves out become constants at the trainer's defaults, so every
+    configuration names all of them and a training run is fully recorded.
+    """
+    for name, hyperparameter in space.items():
+        for value in _extreme_values(hyperparameter):
+            check_training_value(name, value)
+    completed: dict[str, Hyperparameter] = dict(space)
+    for name, item in TRAINING_HYPERPARAMETERS.items():
+        completed.setdefault(name, Constant(item.default))
+    return HyperparameterSpace(completed)
+
+
+def _extreme_values(hyperparameter: Hyperparameter) -> list[Any]:
+    """Values that are all valid exactly when every value of ``hyperparameter`` is."""
+    if isinstance(hyperparameter, Constant):
+        return [hyperparameter.value]
+    if isinstance(hyperparameter, Categorical):
+        return list(hyperparameter.choices)
+    # Int and Float: every check is a lower bound or a type, so the bounds suffice.
+    return [hyperparameter.low, hyperparameter.high]  # type: ignore[attr-defined]

@@ -1,0 +1,117 @@
+"""The record of one training run: what was trained, how it went, what it scored."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from nas.exceptions import TrainingError
+
+
+class Status(str, Enum):
+    """How a training run ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Stage(str, Enum):
+    """Where a failed run stopped: loading data, building the model, or training it."""
+
+    DATA = "data"
+    BUILD = "build"
+    TRAIN = "train"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What one call of :func:`nas.train.train` produced; JSON-able.
+
+    Attributes:
+        status: ``ok``; ``failed`` (see ``error`` and ``error_stage``); or ``timeout``
+            (stopped between batches; the curve holds the epochs completed before).
+        objective: the best value of the problem's objective over the completed epochs,
+            in the problem's direction; None when failed or when no epoch completed.
+        learning_curve: Keras history entry (``loss``, ``val_accuracy``, ...) -> one
+            value per completed epoch (None where Keras reported NaN or infinity).
+        num_parameters: parameters of the model, None if it was not built.
+        epochs_trained: epochs completed.
+        build_time: seconds to build and compile the model, None if not reached.
+        training_time: seconds in ``fit``, None if not reached.
+        started_at: unix time when the call started.
+        finished_at: unix time when it returned.
+        error: why the run did not finish normally, None when ``ok``: ``"ErrorType:
+            message"`` or a reason (``"loss became nan at epoch 3"``).
+        error_stage: ``"data"``, ``"build"`` or ``"train"`` when failed, else None.
+        hyperparameters: the complete configuration trained with (defaults filled in).
+        arch_seq: the architecture.
+        seed: the random seed.
+
+    Example:
+        >>> result = train(problem, arch_seq, {"learning_rate": 0.01})
+        >>> if result.ok:
+        ...     print(result.objective, result.learning_curve["val_accuracy"])
+        >>> same = TrainingResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    """
+
+    status: Status
+    objective: float | None
+    learning_curve: dict[str, list[float | None]]
+    num_parameters: int | None
+    epochs_trained: int
+    build_time: float | None
+    training_time: float | None
+    started_at: float
+    finished_at: float
+    error: str | None
+    error_stage: Stage | None
+    hyperparameters: dict[str, Any]
+    arch_seq: list[int]
+    seed: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        if self.error_stage is not None:
+            object.__setattr__(self, "error_stage", Stage(self.error_stage))
+        failed = self.status is Status.FAILED
+        if (self.status is Status.OK and self.error is not None) or (failed and not self.error):
+            raise TrainingError(f"a {self.status} result has error {self.error!r}")
+        if failed != (self.error_stage is not None):
+            raise TrainingError(f"a {self.status} result has error_stage {self.error_stage!r}")
+
+    @property
+    def ok(self) -> bool:
+        """Whether training finished normally."""
+        return self.status is Status.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON values (enums become their strings)."""
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        data["error_stage"] = None if self.error_stage is None else self.error_stage.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingResult:
+        """Rebuild a result from :meth:`to_dict`.
+
+        Raises:
+            TrainingError: if fields are missing or unknown.
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
+        if missing or unknown:
+            raise TrainingError(
+                f"not a TrainingResult dict: missing fields {missing}, unknown fields {unknown}"
+            )
+        return cls(**data)

@@ -1,0 +1,277 @@
+"""Train one architecture of a problem with one hyperparameter configuration."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nas._imports import import_keras
+from nas.exceptions import ProblemError
+from nas.problem import OPTIMIZERS, Dataset, Problem
+from nas.problem._training_settings import check_training_value
+from nas.train._result import Stage, Status, TrainingResult
+
+if TYPE_CHECKING:
+    from nas.space import SearchSpace
+    from nas.train._callbacks import TrainingMonitor
+
+logger = logging.getLogger("nas.train")
+
+#: Longer error messages keep their head and tail: TensorFlow puts the cause last.
+_MAX_ERROR_LENGTH = 2000
+
+
+def resolve_hyperparameters(
+    problem: Problem,
+    hyperparameters: Mapping[str, Any] | None = None,
+    *,
+    epochs: int | None = None,
+) -> dict[str, Any]:
+    """The complete configuration :func:`train` uses.
+
+    Missing keys take the problem's defaults; given keys must be valid in the problem's
+    hyperparameter space (a fixed one may not change). ``epochs``, when given,
+    replaces the number of epochs whatever the problem allows: it is a training budget
+    (schedulers and ``nas-train --epochs`` set it), not a searched hyperparameter.
+
+    Raises:
+        ProblemError: naming the unknown key or the invalid value.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"expected a nas.problem.Problem, got {type(problem).__name__}")
+    config = problem.hyperparameters.validate(hyperparameters or {})
+    if epochs is not None:
+        check_training_value("epochs", epochs)
+        config["epochs"] = epochs
+    return config
+
+
+def train(
+    problem: Problem,
+    arch_seq: Sequence[int],
+    hyperparameters: Mapping[str, Any] | None = None,
+    *,
+    epochs: int | None = None,
+    seed: int = 0,
+    timeout: float | None = None,
+    verbose: int = 0,
+) -> TrainingResult:
+    """Build, compile and fit one architecture; return how it went.
+
+    The objective is the best value of ``problem.objective`` over the completed epochs
+    (the largest when ``problem.direction`` is ``"max"``), as most tools report, so that
+    a model which peaks early is not penalised for the epochs early stopping waits.
+    Keras state is cleared and all random seeds are set before building, so the same
+    arguments give the same result and repeated calls in one process do not pile up.
+    (TensorFlow 2.21 itself keeps a few MB per trained model that ``clear_session``
+    does not release, upstream keras-team/keras#17458: long-lived workers should be
+    restarted every few hundred evaluations.)
+
+    Whatever goes wrong while loading data, building or training is returned as a
+    ``failed`` result naming the stage and the error, never raised: a search carries on.
+    A loss that becomes NaN or infinite stops training at once.
+
+    Args:
+        problem: the problem; its data and space are loaded on first use and cached.
+        arch_seq: the architecture, one choice index per decision of the space.
+        hyperparameters: a configuration of the problem's hyperparameters; missing keys
+            take their defaults (see :func:`resolve_hyperparameters`).
+        epochs: replaces the configuration's number of epochs (a training budget).
+        seed: seeds weight initialisation, shuffling and dropout.
+        timeout: seconds of training after which to stop, between two batches, with
+            status ``timeout`` and the epochs completed so far; loading data and
+            building the model do not count, as they cannot be interrupted. The first
+            batch (which compiles the training step, a second or more) cannot be
+            interrupted either, so short timeouts overrun by that much.
+        verbose: Keras ``fit`` verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+
+    Returns:
+        A :class:`TrainingResult`.
+
+    Raises:
+        ProblemError: if the hyperparameters are invalid for the problem.
+        TypeError, ValueError: if ``arch_seq``, ``seed`` or ``timeout`` has the wrong type.
+
+    Example:
+        >>> from nas.problem import load_problem
+        >>> problem = load_problem("problems.breast_cancer:problem")
+        >>> arch_seq = problem.build_space().sample(np.random.default_rng(0))
+        >>> result = train(problem, arch_seq, {"learning_rate": 0.01}, epochs=2)
+        >>> result.status, result.objective
+        (<Status.OK: 'ok'>, 0.96...)
+    """
+    config = resolve_hyperparameters(problem, hyperparameters, epochs=epochs)
+    run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
+    deadline_after = _checked_timeout(timeout)
+    stage = Stage.DATA
+    try:
+        dataset = problem.load_data()
+        stage = Stage.BUILD
+        space = problem.build_space()
+        stage = Stage.DATA
+        _check_inputs(dataset, space)
+        stage = Stage.BUILD
+        model = _build_and_compile(problem, space, run)
+        stage = Stage.TRAIN
+        monitor = _fit(model, problem, dataset, run, deadline_after, verbose)
+    except Exception as error:
+        logger.debug("training %s failed at stage %s", run.arch_seq, stage, exc_info=True)
+        return run.result(Status.FAILED, error=_describe(error), error_stage=stage)
+    return _outcome(problem, run, monitor)
+
+
+@dataclass
+class _Run:
+    """What is known so far about one run, to make its result at any stage."""
+
+    started_at: float
+    hyperparameters: dict[str, Any]
+    arch_seq: list[Any]
+    seed: int
+    num_parameters: int | None = None
+    build_time: float | None = None
+    training_time: float | None = None
+    learning_curve: dict[str, list[float | None]] = field(default_factory=dict)
+    epochs_trained: int = 0
+
+    def result(
+        self, status: Status, objective: float | None = None, **errors: Any
+    ) -> TrainingResult:
+        return TrainingResult(
+            status=status,
+            objective=objective,
+            learning_curve=self.learning_curve,
+            num_parameters=self.num_parameters,
+            epochs_trained=self.epochs_trained,
+            build_time=self.build_time,
+            training_time=self.training_time,
+            started_at=self.started_at,
+            finished_at=time.time(),
+            error=errors.get("error"),
+            error_stage=errors.get("error_stage"),
+            hyperparameters=self.hyperparameters,
+            arch_seq=self.arch_seq,
+            seed=self.seed,
+        )
+
+
+def _build_and_compile(problem: Problem, space: SearchSpace, run: _Run) -> Any:
+    keras = import_keras()
+    # Models of earlier runs in this process would otherwise keep their graphs and
+    # layer-name counters alive: runs would slow down and name layers differently.
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(run.seed)
+    start = time.perf_counter()
+    model = space.build(run.arch_seq)
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[run.hyperparameters["optimizer"]])
+    model.compile(
+        optimizer=optimizer_class(learning_rate=run.hyperparameters["learning_rate"]),
+        loss=problem.loss,
+        metrics=list(problem.metrics),
+    )
+    run.num_parameters = int(model.count_params())
+    run.build_time = time.perf_counter() - start
+    return model
+
+
+def _fit(
+    model: Any,
+    problem: Problem,
+    dataset: Dataset,
+    run: _Run,
+    timeout: float | None,
+    verbose: int,
+) -> TrainingMonitor:
+    keras = import_keras()
+    from nas.train._callbacks import TrainingMonitor
+
+    start = time.perf_counter()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    monitor = TrainingMonitor(problem.objective, deadline)
+    callbacks = [monitor]
+    if run.hyperparameters["patience"] > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=problem.objective,
+                mode=problem.direction,
+                patience=run.hyperparameters["patience"],
+            )
+        )
+    try:
+        x_train, y_train = dataset.train
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=run.hyperparameters["batch_size"],
+            epochs=run.hyperparameters["epochs"],
+            validation_data=dataset.valid,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    finally:
+        # A run that raised half way still reports how far it got.
+        run.training_time = time.perf_counter() - start
+        run.learning_curve, run.epochs_trained = monitor.curve, monitor.epochs_completed
+    return monitor
+
+
+def _outcome(problem: Problem, run: _Run, monitor: TrainingMonitor) -> TrainingResult:
+    """The result of a run whose ``fit`` returned: ok, failed on NaN, or timed out."""
+    if monitor.failure is not None:
+        return run.result(Status.FAILED, error=monitor.failure, error_stage=Stage.TRAIN)
+    values = [v for v in run.learning_curve.get(problem.objective, []) if v is not None]
+    if run.epochs_trained and not values:
+        found = sorted(run.learning_curve)
+        reason = f"objective {problem.objective!r} is not in the training history {found}"
+        return run.result(Status.FAILED, error=reason, error_stage=Stage.TRAIN)
+    objective = (max if problem.direction == "max" else min)(values) if values else None
+    if monitor.timed_out:
+        reason = f"timed out after {run.training_time:.1f} s of training, "
+        reason += f"{run.epochs_trained} epoch(s) complete"
+        return run.result(Status.TIMEOUT, objective, error=reason)
+    return run.result(Status.OK, objective)
+
+
+def _check_inputs(dataset: Dataset, space: SearchSpace) -> None:
+    """The data must feed the space's inputs: named arrays for a model with several."""
+    expected, found = sorted(space.input_names), dataset.input_names
+    if found is None and len(expected) > 1:
+        raise ProblemError(
+            f"the space has inputs {expected} but the data's x is one array: "
+            "make x a dict of arrays keyed by input name"
+        )
+    if found is not None and found != expected:
+        raise ProblemError(f"the data's inputs {found} do not match the space's {expected}")
+
+
+def _checked_arch_seq(arch_seq: Any) -> list[Any]:
+    if isinstance(arch_seq, (str, bytes)) or not isinstance(arch_seq, (Sequence, np.ndarray)):
+        raise TypeError(f"arch_seq must be a list of ints, got {arch_seq!r}")
+    return [value.item() if isinstance(value, np.generic) else value for value in arch_seq]
+
+
+def _checked_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def _checked_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    return float(timeout)
+
+
+def _describe(error: BaseException) -> str:
+    message = f"{type(error).__name__}: {error}".strip()
+    if len(message) > _MAX_ERROR_LENGTH:
+        half = _MAX_ERROR_LENGTH // 2
+        message = f"{message[:half]} [...] {message[-half:]}"
+    return message

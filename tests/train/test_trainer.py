@@ -1,0 +1,385 @@
+"""The trainer: results, repeatability, failures by stage, NaN, timeouts, Keras state."""
+
+from __future__ import annotations
+
+import gc
+import json
+import weakref
+
+import numpy as np
+import pytest
+
+from nas._imports import import_keras
+from nas.exceptions import ProblemError, TrainingError
+from nas.problem import Categorical, Dataset, Float, Int, Problem
+from nas.space import Concatenate, ConstantNode, Identity, Layer, SearchSpace, VariableNode
+from nas.train import Stage, Status, TrainingResult, resolve_hyperparameters, train
+
+SPACE = "spaces.dense_skip:dense_skip_space"
+#: dense_skip with one layer: [layer (Identity, Dense 16 linear, Dense 16 relu, ...), skip].
+DENSE_RELU = [2, 0]
+IDENTITY = [0, 0]
+
+
+def separable_data(num_samples: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(num_samples, 4)).astype(np.float32)
+    return x, (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+
+
+def toy_data() -> Dataset:
+    x, y = separable_data()
+    return Dataset(train=(x[:240], y[:240]), valid=(x[240:], y[240:]))
+
+
+def toy_problem(load_data=toy_data, **changes) -> Problem:
+    arguments = {
+        "space_kwargs": {"input_shape": [4], "output_units": 2, "num_layers": 1},
+        "hyperparameters": {
+            "learning_rate": Float(1e-4, 1e-1, log=True, default=1e-2),
+            "batch_size": Int(8, 64, default=32),
+            "optimizer": Categorical(["adam", "sgd"]),
+            "epochs": 3,
+        },
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+        "objective": "val_accuracy",
+        "direction": "max",
+    }
+    arguments.update(changes)
+    return Problem("toy", load_data, arguments.pop("space", SPACE), **arguments)
+
+
+def regression_problem(load_data) -> Problem:
+    return toy_problem(
+        load_data,
+        space_kwargs={
+            "input_shape": [4],
+            "output_units": 1,
+            "num_layers": 1,
+            "output_activation": None,
+        },
+        loss="mse",
+        metrics=["mae"],
+        objective="val_loss",
+        direction="min",
+    )
+
+
+@pytest.fixture(scope="module")
+def problem() -> Problem:
+    return toy_problem()
+
+
+def assert_json_without_sentinels(result: TrainingResult) -> None:
+    text = json.dumps(result.to_dict(), allow_nan=False)  # NaN or inf would raise
+    assert TrainingResult.from_dict(json.loads(text)) == result
+
+
+# -- TrainingResult -------------------------------------------------------------------
+
+
+def make_result(**changes) -> TrainingResult:
+    fields = {
+        "status": "ok",
+        "objective": 0.9,
+        "learning_curve": {"loss": [0.5, 0.3], "val_accuracy": [0.8, 0.9]},
+        "num_parameters": 10,
+        "epochs_trained": 2,
+        "build_time": 0.1,
+        "training_time": 1.0,
+        "started_at": 1.0,
+        "finished_at": 2.5,
+        "error": None,
+        "error_stage": None,
+        "hyperparameters": {"learning_rate": 0.01},
+        "arch_seq": [1, 0],
+        "seed": 3,
+    }
+    return TrainingResult(**{**fields, **changes})
+
+
+def test_result_round_trips_through_json_with_enums_as_strings():
+    result = make_result(status="failed", objective=None, error="boom", error_stage="build")
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["status"] == "failed" and data["error_stage"] == "build"
+    again = TrainingResult.from_dict(data)
+    assert again == result and again.status is Status.FAILED and again.error_stage is Stage.BUILD
+
+
+@pytest.mark.parametrize(
+    ("changes", "culprit"),
+    [
+        ({"status": "failed"}, "error None"),
+        ({"error": "oops"}, "a ok result has error 'oops'"),
+        ({"status": "failed", "error": "x"}, "error_stage None"),
+        ({"status": "timeout", "error_stage": "train"}, "a timeout result has error_stage"),
+    ],
+)
+def test_result_rejects_inconsistent_fields(changes, culprit):
+    with pytest.raises(TrainingError, match=culprit):
+        make_result(**changes)
+
+
+def test_result_from_dict_names_missing_and_unknown_fields():
+    data = make_result().to_dict()
+    del data["seed"]
+    data["score"] = 1
+    with pytest.raises(
+        TrainingError, match=r"missing fields \['seed'\], unknown fields \['score'\]"
+    ):
+        TrainingResult.from_dict(data)
+
+
+# -- hyperparameters ------------------------------------------------------------------
+
+
+def test_missing_hyperparameters_take_the_problem_defaults(problem):
+    config = resolve_hyperparameters(problem, {"optimizer": "sgd"})
+    assert config == {
+        "learning_rate": 0.01,
+        "batch_size": 32,
+        "optimizer": "sgd",
+        "epochs": 3,
+        "patience": 0,
+    }
+
+
+def test_epochs_override_replaces_a_fixed_number_of_epochs(problem):
+    assert resolve_hyperparameters(problem, epochs=50)["epochs"] == 50
+    with pytest.raises(ProblemError, match="'epochs' = 0: expected an int >= 1"):
+        resolve_hyperparameters(problem, epochs=0)
+
+
+def test_invalid_hyperparameters_raise_before_anything_runs(problem):
+    with pytest.raises(ProblemError, match="'optimizer' = 'adagrad' is not one of"):
+        train(problem, DENSE_RELU, {"optimizer": "adagrad"})
+    with pytest.raises(ProblemError, match=r"unknown hyperparameter\(s\) \['dropout'\]"):
+        train(problem, DENSE_RELU, {"dropout": 0.1})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"arch_seq": "2,0"}, TypeError),
+        ({"seed": -1}, ValueError),
+        ({"timeout": 0}, ValueError),
+    ],
+)
+def test_wrong_argument_types_raise(problem, arguments, error):
+    with pytest.raises(error):
+        train(problem, **{"arch_seq": DENSE_RELU, **arguments})
+
+
+# -- training -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_train_reports_the_best_epoch_and_the_learning_curve(problem):
+    result = train(problem, DENSE_RELU, {"learning_rate": 0.05}, seed=1)
+    assert result.status is Status.OK and result.error is None and result.error_stage is None
+    curve = result.learning_curve
+    assert set(curve) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == 3 for values in curve.values())
+    assert result.epochs_trained == 3
+    assert result.objective == max(curve["val_accuracy"])
+    assert result.objective > 0.8  # the classes are linearly separable
+    # 4 * 16 + 16 weights and biases, then 16 * 2 + 2.
+    assert result.num_parameters == 4 * 16 + 16 + 16 * 2 + 2
+    assert result.build_time > 0 and result.training_time > 0
+    assert result.started_at < result.finished_at
+    assert result.hyperparameters["learning_rate"] == 0.05 and result.arch_seq == DENSE_RELU
+    assert_json_without_sentinels(result)
+
+
+@pytest.mark.slow
+def test_minimised_objectives_report_the_smallest_value():
+    result = train(regression_problem(regression_data), DENSE_RELU, seed=0)
+    assert result.ok
+    assert result.objective == min(result.learning_curve["val_loss"])
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_run_and_another_seed_another(problem):
+    first = train(problem, DENSE_RELU, seed=5)
+    second = train(problem, DENSE_RELU, seed=5)
+    other = train(problem, DENSE_RELU, seed=6)
+    assert first.learning_curve == second.learning_curve
+    assert first.objective == second.objective
+    assert other.learning_curve["loss"] != first.learning_curve["loss"]
+
+
+@pytest.mark.slow
+def test_keras_state_is_cleared_between_runs(problem):
+    """Layer names restart and no model of an earlier run stays alive."""
+    keras = import_keras()
+    space = problem.build_space()
+    built = []
+    original_build = space.build
+
+    def recording_build(arch_seq):
+        # Keras numbers unnamed layers per session: "dense", then "dense_1", ...
+        probe = keras.layers.Dense(1).name
+        model = original_build(arch_seq)
+        built.append((weakref.ref(model), probe))
+        return model
+
+    space.build = recording_build
+    try:
+        for _ in range(3):
+            assert train(problem, DENSE_RELU, epochs=1).ok
+    finally:
+        del space.build
+    gc.collect()
+    assert built[0][1] == built[1][1] == built[2][1] == "dense"
+    assert built[0][0]() is None and built[1][0]() is None
+
+
+@pytest.mark.slow
+def test_early_stopping_uses_patience_on_the_objective():
+    # One validation sample: accuracy is 0 or 1, so it improves at most once and
+    # training stops at most `patience` epochs later.
+    x, y = separable_data(seed=2)
+    data = Dataset(train=(x[:200], y[:200]), valid=(x[200:201], y[200:201]))
+    impatient = toy_problem(lambda: data)
+    result = train(impatient, DENSE_RELU, {"learning_rate": 0.05}, epochs=12)
+    assert result.hyperparameters["patience"] == 0  # the problem's default: never stop
+    assert result.ok and result.epochs_trained == 12
+    patient = toy_problem(
+        lambda: data,
+        hyperparameters={"learning_rate": Float(1e-4, 1e-1, log=True), "patience": 2},
+    )
+    result = train(patient, DENSE_RELU, {"learning_rate": 0.05}, epochs=12)
+    best_epoch = result.learning_curve["val_accuracy"].index(result.objective)
+    assert result.ok and result.epochs_trained == min(12, best_epoch + 1 + 2)
+
+
+def regression_data(nan_in: str | None = None) -> Dataset:
+    x, _ = separable_data()
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], dtype=np.float32))[:, None]
+    if nan_in == "train":
+        x[5, 0] = np.nan
+    if nan_in == "valid":
+        x[250, 1] = np.inf
+    return Dataset(train=(x[:240], y[:240]), valid=(x[240:], y[240:]))
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_training_and_fails_with_the_reason():
+    result = train(regression_problem(lambda: regression_data("train")), DENSE_RELU, epochs=5)
+    assert result.status is Status.FAILED and result.error_stage is Stage.TRAIN
+    assert result.error == "loss became nan at epoch 1"
+    assert result.objective is None and result.epochs_trained == 0
+    assert_json_without_sentinels(result)
+
+
+@pytest.mark.slow
+def test_non_finite_objective_fails_with_the_reason():
+    result = train(regression_problem(lambda: regression_data("valid")), DENSE_RELU, epochs=5)
+    assert result.status is Status.FAILED and result.error_stage is Stage.TRAIN
+    assert result.error in ("val_loss became nan at epoch 1", "val_loss became inf at epoch 1")
+    assert result.objective is None
+    assert result.learning_curve["val_loss"] == [None]
+    assert_json_without_sentinels(result)
+
+
+# -- failures by stage ----------------------------------------------------------------
+
+
+def test_an_exception_in_load_data_fails_at_stage_data():
+    def broken():
+        raise FileNotFoundError("no such file: data.npz")
+
+    result = train(toy_problem(broken), DENSE_RELU)
+    assert result.status is Status.FAILED and result.error_stage is Stage.DATA
+    assert result.error == "FileNotFoundError: no such file: data.npz"
+    assert result.objective is None and result.num_parameters is None
+    assert result.build_time is None and result.training_time is None
+    assert_json_without_sentinels(result)
+
+
+@pytest.mark.slow
+def test_an_unbuildable_architecture_fails_at_stage_build(problem):
+    result = train(problem, [99, 0])
+    assert result.status is Status.FAILED and result.error_stage is Stage.BUILD
+    assert result.error.startswith("SpaceError: arch_seq[0] = 99 is out of range")
+    assert result.num_parameters is None and result.objective is None
+    assert_json_without_sentinels(result)
+
+
+def test_a_failing_space_factory_fails_at_stage_build():
+    def factory(**kwargs):
+        raise ValueError("num_layers must be positive")
+
+    result = train(toy_problem(space=factory), DENSE_RELU)
+    assert result.error_stage is Stage.BUILD
+    assert result.error == "ValueError: num_layers must be positive"
+
+
+@pytest.mark.slow
+def test_an_error_inside_fit_fails_at_stage_train():
+    x, y = separable_data()
+    y = y * 7  # labels 0 and 7 for a two-unit output
+    problem = toy_problem(lambda: Dataset(train=(x[:240], y[:240]), valid=(x[240:], y[240:])))
+    result = train(problem, DENSE_RELU, epochs=1)
+    assert result.status is Status.FAILED and result.error_stage is Stage.TRAIN
+    assert "7" in result.error and result.objective is None
+    assert result.num_parameters is not None
+
+
+def two_input_space(**kwargs) -> SearchSpace:
+    space = SearchSpace({"a": (3,), "b": (2,)}, name="two_inputs")
+    merged = space.add(ConstantNode(Concatenate()), space.input("a"), space.input("b"))
+    hidden = space.add(VariableNode([Identity(), Layer("Dense", units=8, activation="relu")]))
+    space.connect(merged, hidden)
+    space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), hidden)
+    return space
+
+
+def two_input_data(names=("a", "b")) -> Dataset:
+    x, y = separable_data(100)
+    inputs = {names[0]: x[:, :3], names[1]: x[:, 2:]}
+    train_x = {name: array[:80] for name, array in inputs.items()}
+    valid_x = {name: array[80:] for name, array in inputs.items()}
+    return Dataset(train=(train_x, y[:80]), valid=(valid_x, y[80:]))
+
+
+@pytest.mark.slow
+def test_named_inputs_feed_a_multi_input_space():
+    problem = toy_problem(two_input_data, space=two_input_space, space_kwargs={})
+    result = train(problem, [1], epochs=2)
+    assert result.ok, result.error
+
+
+def test_input_names_that_do_not_match_the_space_fail_at_stage_data():
+    problem = toy_problem(
+        lambda: two_input_data(("a", "c")), space=two_input_space, space_kwargs={}
+    )
+    result = train(problem, [1], epochs=1)
+    assert result.error_stage is Stage.DATA
+    assert "the data's inputs ['a', 'c'] do not match the space's ['a', 'b']" in result.error
+
+
+def test_one_array_for_a_multi_input_space_fails_at_stage_data():
+    problem = toy_problem(toy_data, space=two_input_space, space_kwargs={})
+    result = train(problem, [1], epochs=1)
+    assert result.error_stage is Stage.DATA and "make x a dict of arrays" in result.error
+
+
+# -- timeout --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_timeout_stops_between_batches_with_the_partial_curve(problem):
+    result = train(problem, DENSE_RELU, {"batch_size": 8}, epochs=10_000, timeout=3.0)
+    assert result.status is Status.TIMEOUT and result.error_stage is None
+    assert result.error.startswith("timed out after")
+    assert result.epochs_trained < 10_000
+    # The first batch compiles the training step and cannot be interrupted.
+    assert result.training_time < 3.0 + 15.0
+    assert all(len(v) == result.epochs_trained for v in result.learning_curve.values())
+    if result.epochs_trained:
+        assert result.objective == max(result.learning_curve["val_accuracy"])
+    else:
+        assert result.objective is None
+    assert_json_without_sentinels(result)
