@@ -73,3 +73,8 @@ def trial_seed(search_seed: int | None, trial_id: int) -> int:
     """A distinct, reproducible training seed for each trial of a search."""
     entropy = [0 if search_seed is None else search_seed, trial_id]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31 - 1))
+
+
+def model_filename(trial_id: int) -> str:
+    """The file name of a trial's saved model in a search's models folder."""
+    return f"trial_{trial_id}.keras"

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from nas.space import (
     AddByProjecting,
-    Connect,
     ConstantNode,
     Identity,
     Layer,
@@ -30,7 +29,6 @@ from nas.space import (
     Operation,
     SearchSpace,
     VariableNode,
-    Zero,
 )
 
 # Every candidate keeps the spatial size (stride 1, "same" padding) so that the outputs
@@ -162,11 +160,7 @@ def _add_cell(
         operation = space.add(VariableNode(candidates, name=prefix), previous)
         merge = space.add(ConstantNode(AddByProjecting(), name=f"{prefix}_merge"), operation)
         # A skip from the node's own input makes a residual around its operation.
-        for anchor in anchors:
-            skip = VariableNode(
-                [Zero(), Connect(anchor)], name=f"{prefix}_skip_from_{anchor.name}"
-            )
-            space.connect(space.add(skip), merge)
+        space.add_skip_connections(merge, anchors, prefix=f"{prefix}_skip")
         previous = merge
         anchors.append(merge)
     return previous

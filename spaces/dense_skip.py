@@ -13,14 +13,12 @@ from collections.abc import Sequence
 
 from nas.space import (
     AddByProjecting,
-    Connect,
     ConstantNode,
     Identity,
     Layer,
     Node,
     SearchSpace,
     VariableNode,
-    Zero,
 )
 
 DEFAULT_UNITS = (16, 32, 48, 64, 80, 96)
@@ -74,9 +72,7 @@ def dense_skip_space(
             ConstantNode(AddByProjecting(merge_activation), name=f"merge{index}"), layer
         )
         # A skip from the previous output makes a residual block around this layer.
-        for anchor in anchors[-num_anchors:]:
-            skip = VariableNode([Zero(), Connect(anchor)], name=f"skip{index}_from_{anchor.name}")
-            space.connect(space.add(skip), merge)
+        space.add_skip_connections(merge, anchors[-num_anchors:], prefix=f"skip{index}")
         previous = merge
         anchors.append(merge)
     output = space.add(

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 from nas.space import (
     AddByProjecting,
-    Connect,
     ConstantNode,
     Identity,
     Layer,
@@ -23,7 +22,6 @@ from nas.space import (
     Operation,
     SearchSpace,
     VariableNode,
-    Zero,
 )
 
 DEFAULT_UNITS = (16, 32, 64)
@@ -84,9 +82,7 @@ def recurrent_space(
             ConstantNode(AddByProjecting(merge_activation), name=f"merge{index}"), layer
         )
         # A skip from the previous output makes a residual block around this layer.
-        for anchor in anchors[-num_anchors:]:
-            skip = VariableNode([Zero(), Connect(anchor)], name=f"skip{index}_from_{anchor.name}")
-            space.connect(space.add(skip), merge)
+        space.add_skip_connections(merge, anchors[-num_anchors:], prefix=f"skip{index}")
         previous = merge
         anchors.append(merge)
     readout = space.add(VariableNode(_readouts(readouts, layer_types, units), "readout"), previous)

@@ -12,12 +12,14 @@ Example:
 """
 
 from nas.cli._base import Command, UsageError, run_command
+from nas.cli._export import ExportCommand, export_main
 from nas.cli._plot import PlotCommand, plot_main
 from nas.cli._search import SearchCommand, search_main
 from nas.cli._train import TrainCommand, train_main
 
 #: The commands, by the name of their program.
 COMMANDS: dict[str, type[Command]] = {
+    ExportCommand.name: ExportCommand,
     PlotCommand.name: PlotCommand,
     SearchCommand.name: SearchCommand,
     TrainCommand.name: TrainCommand,
@@ -26,10 +28,12 @@ COMMANDS: dict[str, type[Command]] = {
 __all__ = [
     "COMMANDS",
     "Command",
+    "ExportCommand",
     "PlotCommand",
     "SearchCommand",
     "TrainCommand",
     "UsageError",
+    "export_main",
     "plot_main",
     "run_command",
     "search_main",

@@ -27,6 +27,7 @@ _DEFAULTS: dict[str, Any] = {
     "seed": None,
     "timeout": None,
     "eval_timeout": None,
+    "keep_models": 3,
 }
 
 
@@ -71,6 +72,12 @@ class SearchCommand(Command):
         )
         parser.add_argument("--population-size", type=_positive_int, help="regevo: P (100)")
         parser.add_argument("--sample-size", type=_positive_int, help="regevo: S (25)")
+        parser.add_argument(
+            "--keep-models",
+            type=_non_negative_int,
+            metavar="K",
+            help="keep the trained models of the K best evaluations for nas-export (3)",
+        )
         parser.add_argument("--top", type=_positive_int, default=5, help="best trials shown")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -17,6 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nas.driver._journal import Journal, JournalState
+from nas.driver._model_keeper import ModelKeeper
 from nas.driver._results_table import ResultsTable
 from nas.evaluate import Evaluator
 from nas.problem import Problem
@@ -40,6 +41,8 @@ class Driver:
             driver returns; evaluations still running are left for ``--resume``.
         seed: the search seed, from which each trial's training seed derives.
         history: what the journal already holds (on resume).
+        keep_models: how many of the best trained models to keep in ``directory/models``
+            (the evaluator must save them there).
         progress: show a progress bar.
     """
 
@@ -54,6 +57,7 @@ class Driver:
         timeout: float | None = None,
         seed: int | None = None,
         history: JournalState | None = None,
+        keep_models: int = 0,
         progress: bool = True,
     ) -> None:
         self.problem = problem
@@ -72,6 +76,8 @@ class Driver:
         self.journal.start(settings)
         self.table = ResultsTable(directory, problem.hyperparameters.names)
         self.table.append(self.trials, [self._hash(t) for t in self.trials])
+        self.keeper = ModelKeeper(directory, keep_models)
+        self.keeper.update((t, observation(t, problem).score) for t in self.trials)
 
     def run(self) -> list[Trial]:
         """Run until ``max_evals`` trials have finished or the timeout; return all trials."""
@@ -133,7 +139,9 @@ class Driver:
             self.journal.finish(trial)
         self.table.append(finished, [self._hash(trial) for trial in finished])
         self.trials.extend(finished)
-        self.search.tell([observation(trial, self.problem) for trial in finished])
+        observations = [observation(trial, self.problem) for trial in finished]
+        self.keeper.update((t, o.score) for t, o in zip(finished, observations))
+        self.search.tell(observations)
 
     def _hash(self, trial: Trial) -> str:
         try:

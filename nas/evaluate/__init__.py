@@ -5,8 +5,15 @@
 """
 
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import evaluate
+from nas.evaluate._evaluation import EvaluationFunction, evaluate, unreported_result
 from nas.evaluate._process_pool import ProcessPoolEvaluator
 from nas.evaluate._serial import SerialEvaluator
 
-__all__ = ["Evaluator", "ProcessPoolEvaluator", "SerialEvaluator", "evaluate"]
+__all__ = [
+    "EvaluationFunction",
+    "Evaluator",
+    "ProcessPoolEvaluator",
+    "SerialEvaluator",
+    "evaluate",
+    "unreported_result",
+]

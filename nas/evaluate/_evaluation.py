@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from nas.problem import Problem, load_problem
 from nas.train import Stage, Status, TrainingResult, train
-from nas.trial import Config
+from nas.trial import Config, model_filename
+
+#: What a worker calls for each config: (problem reference, config, timeout, models
+#: directory) -> result. Must be importable by name (worker processes are spawned).
+EvaluationFunction = Callable[[str, Config, float | None, Path | None], TrainingResult]
 
 
 @functools.lru_cache(maxsize=4)
@@ -16,8 +22,17 @@ def _problem(reference: str) -> Problem:
     return load_problem(reference)
 
 
-def evaluate(problem_reference: str, config: Config, timeout: float | None) -> TrainingResult:
-    """Train ``config`` on the problem; any error becomes a failed result."""
+def evaluate(
+    problem_reference: str,
+    config: Config,
+    timeout: float | None,
+    models_directory: Path | None = None,
+) -> TrainingResult:
+    """Train ``config`` on the problem; any error becomes a failed result.
+
+    With ``models_directory``, a successful model is saved there as
+    ``trial_<id>.keras`` for the driver to keep or delete.
+    """
     started_at = time.time()
     try:
         return train(
@@ -26,6 +41,9 @@ def evaluate(problem_reference: str, config: Config, timeout: float | None) -> T
             config.hyperparameters,
             seed=config.seed,
             timeout=timeout,
+            model_path=None
+            if models_directory is None
+            else models_directory / model_filename(config.trial_id),
         )
     except Exception as error:  # train() reports training errors itself; this is set-up
         reason = f"{type(error).__name__}: {error}"

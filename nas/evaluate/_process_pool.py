@@ -16,10 +16,11 @@ import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import evaluate, unreported_result
+from nas.evaluate._evaluation import EvaluationFunction, evaluate, unreported_result
 from nas.train import Status, TrainingResult
 from nas.trial import Config, Trial
 
@@ -36,6 +37,7 @@ class _Worker:
     config: Config | None = None
     submitted_at: float = 0.0
     started_at: float = 0.0
+    num_evaluated: int = 0
 
 
 class ProcessPoolEvaluator(Evaluator):
@@ -50,6 +52,12 @@ class ProcessPoolEvaluator(Evaluator):
         grace: seconds allowed past ``timeout`` before a worker is killed.
         threads_per_worker: TensorFlow threads per worker (default: cores / workers),
             so that workers do not fight over the cores.
+        models_directory: where workers save each successful model (None: nowhere).
+        max_evals_per_worker: a worker is replaced by a fresh process after this many
+            evaluations, because TensorFlow keeps some memory of every ``fit`` it ran
+            (keras-team/keras#17458) and a long search would otherwise grow without end.
+        function: what evaluates a config (default: train it on the problem); a
+            module-level function, since workers are spawned and import it by name.
 
     Example:
         >>> with ProcessPoolEvaluator("problems.breast_cancer:problem", num_workers=2) as pool:
@@ -64,11 +72,22 @@ class ProcessPoolEvaluator(Evaluator):
         timeout: float | None = None,
         grace: float = 30.0,
         threads_per_worker: int | None = None,
+        models_directory: Path | None = None,
+        max_evals_per_worker: int = 100,
+        function: EvaluationFunction = evaluate,
     ) -> None:
         cores = os.cpu_count() or 1
         num_workers = cores if num_workers is None else num_workers
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
             raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+        if (
+            isinstance(max_evals_per_worker, bool)
+            or not isinstance(max_evals_per_worker, int)
+            or (max_evals_per_worker < 1)
+        ):
+            raise ValueError(
+                f"max_evals_per_worker must be a positive int, got {max_evals_per_worker!r}"
+            )
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.problem_reference = problem_reference
@@ -76,6 +95,9 @@ class ProcessPoolEvaluator(Evaluator):
         self.timeout = timeout
         self.grace = grace
         self.threads_per_worker = threads_per_worker or max(1, cores // num_workers)
+        self.models_directory = models_directory
+        self.max_evals_per_worker = max_evals_per_worker
+        self.function = function
         self._started = 0
         self._workers = [self._start_worker() for _ in range(num_workers)]
 
@@ -128,7 +150,14 @@ class ProcessPoolEvaluator(Evaluator):
         name = f"process-{self._started}"
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(theirs, name, self.problem_reference, self.timeout, self.threads_per_worker),
+            args=(
+                theirs,
+                self.function,
+                self.problem_reference,
+                self.timeout,
+                self.threads_per_worker,
+                self.models_directory,
+            ),
             name=f"nas-{name}",
             daemon=True,
         )
@@ -169,6 +198,9 @@ class ProcessPoolEvaluator(Evaluator):
             return None
         trial = Trial(worker.config, result, name, worker.submitted_at)
         worker.config = None
+        worker.num_evaluated += 1
+        if worker.num_evaluated >= self.max_evals_per_worker:
+            self._recycle(worker)
         return trial
 
     def _overran(self, worker: _Worker) -> bool:
@@ -182,12 +214,22 @@ class ProcessPoolEvaluator(Evaluator):
         result = unreported_result(worker.config, worker.started_at, status, reason)
         if worker.process.is_alive():
             worker.process.kill()
+        self._recycle(worker)
+        return result
+
+    def _recycle(self, worker: _Worker) -> None:
+        """Let the worker's process end (asking it, if it lives) and start a fresh one."""
+        if worker.process.is_alive():
+            worker.connection.send(None)
         worker.process.join()
         worker.connection.close()
         fresh = self._start_worker()
-        worker.process, worker.connection = fresh.process, fresh.connection
-        worker.name = fresh.name
-        return result
+        worker.name, worker.process, worker.connection = (
+            fresh.name,
+            fresh.process,
+            fresh.connection,
+        )
+        worker.num_evaluated = 0
 
 
 def _exit_reason(process: Any) -> str:
@@ -199,10 +241,11 @@ def _exit_reason(process: Any) -> str:
 
 def _worker_main(
     connection: Connection,
-    name: str,
+    function: EvaluationFunction,
     problem_reference: str,
     timeout: float | None,
     threads: int,
+    models_directory: Path | None,
 ) -> None:
     """The loop of one worker process: receive a config, evaluate it, send the result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the driver to handle
@@ -218,5 +261,5 @@ def _worker_main(
         if message is None:
             return
         config = Config.from_dict(message)
-        result = evaluate(problem_reference, config, timeout)
+        result = function(problem_reference, config, timeout, models_directory)
         connection.send({"trial_id": config.trial_id, "result": result.to_dict()})

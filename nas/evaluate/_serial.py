@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from pathlib import Path
 
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import evaluate
+from nas.evaluate._evaluation import EvaluationFunction, evaluate
 from nas.trial import Config, Trial
 
 
@@ -19,13 +20,23 @@ class SerialEvaluator(Evaluator):
     Args:
         problem_reference: the problem as ``"module:attribute"``.
         timeout: seconds of training allowed per evaluation (None: no limit).
+        models_directory: where to save each successful model (None: nowhere).
+        function: what evaluates a config (default: train it on the problem).
     """
 
     num_workers = 1
 
-    def __init__(self, problem_reference: str, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        problem_reference: str,
+        timeout: float | None = None,
+        models_directory: Path | None = None,
+        function: EvaluationFunction = evaluate,
+    ) -> None:
         self.problem_reference = problem_reference
+        self.function = function
         self.timeout = timeout
+        self.models_directory = models_directory
         self._queue: deque[tuple[Config, float]] = deque()
 
     def submit(self, config: Config) -> None:
@@ -35,7 +46,7 @@ class SerialEvaluator(Evaluator):
         if not self._queue:
             return []
         config, submitted_at = self._queue.popleft()
-        result = evaluate(self.problem_reference, config, self.timeout)
+        result = self.function(self.problem_reference, config, self.timeout, self.models_directory)
         return [Trial(config, result, "serial", submitted_at)]
 
     @property

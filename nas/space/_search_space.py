@@ -20,6 +20,7 @@ from nas.space._nodes import (
     MimeNode,
     MirrorNode,
     Node,
+    VariableNode,
 )
 from nas.space._operations import Connect, Identity, Operation, Zero
 
@@ -132,6 +133,27 @@ class SearchSpace:
             )
         self._add_edge(source, target, "data")
         self._inputs_of[target.name].append(source.name)
+
+    def add_skip_connections(
+        self, target: Node, sources: Sequence[Node], prefix: str | None = None
+    ) -> list[Node]:
+        """Add one optional skip connection from each of ``sources`` into ``target``.
+
+        Each is a decision between ``Zero()`` (no edge) and ``Connect(source)``, named
+        ``<prefix>_from_<source>``; ``target`` is usually a merge node.
+
+        Returns:
+            The skip-connection nodes, in the order of ``sources``.
+        """
+        prefix = prefix or f"{target.name}_skip"
+        skips = []
+        for source in sources:
+            skip = self.add(
+                VariableNode([Zero(), Connect(source)], f"{prefix}_from_{source.name}")
+            )
+            self.connect(skip, target)
+            skips.append(skip)
+        return skips
 
     def set_outputs(self, *nodes: Node) -> None:
         """Declare the output nodes, in the order the model returns them."""

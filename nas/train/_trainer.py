@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,6 +61,7 @@ def train(
     seed: int = 0,
     timeout: float | None = None,
     verbose: int = 0,
+    model_path: str | Path | None = None,
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -89,6 +91,8 @@ def train(
             batch (which compiles the training step, a second or more) cannot be
             interrupted either, so short timeouts overrun by that much.
         verbose: Keras ``fit`` verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        model_path: where to save the trained model (``.keras``) when training succeeds;
+            a model that cannot be saved is logged as a warning and the result stays ok.
 
     Returns:
         A :class:`TrainingResult`.
@@ -122,7 +126,18 @@ def train(
     except Exception as error:
         logger.debug("training %s failed at stage %s", run.arch_seq, stage, exc_info=True)
         return run.result(Status.FAILED, error=_describe(error), error_stage=stage)
-    return _outcome(problem, run, monitor)
+    result = _outcome(problem, run, monitor)
+    if result.ok and model_path is not None:
+        _save(model, Path(model_path))
+    return result
+
+
+def _save(model: Any, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+    except Exception as error:  # the evaluation itself succeeded: keep its result
+        logger.warning("could not save the trained model to %s: %s", path, _describe(error))
 
 
 @dataclass

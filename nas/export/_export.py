@@ -1,0 +1,134 @@
+"""Export the best architectures of a search as ready-to-use models.
+
+For each of the best trials, the trained model the search kept (or, on request, a fresh
+training of the same architecture and hyperparameters) is written as:
+
+- ``model.keras``: the Keras model (``keras.saving.load_model`` reads it back);
+- ``saved_model/``: a TensorFlow SavedModel for serving (TF Serving, ``tf.saved_model.load``);
+- ``architecture.json``: the space reference, arch_seq, hyperparameters and objective;
+- ``architecture.png``: a drawing of the architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas._imports import import_keras
+from nas.driver import read_journal
+from nas.driver._driver import observation
+from nas.driver._model_keeper import kept_model_path
+from nas.exceptions import NASError
+from nas.problem import Problem, load_problem
+from nas.train import train
+from nas.trial import Trial
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """One exported trial: its rank, its trial and the folder written."""
+
+    rank: int
+    trial: Trial
+    folder: Path
+
+
+def export_best(
+    directory: str | Path,
+    top: int = 3,
+    out: str | Path | None = None,
+    retrain: bool = False,
+    epochs: int | None = None,
+) -> list[ExportedModel]:
+    """Export the ``top`` best trials of the search in ``directory``.
+
+    Args:
+        directory: the search's output folder.
+        top: how many of the best successful trials to export.
+        out: where to write (default: ``<directory>/export``); one folder per trial.
+        retrain: train each architecture again with its hyperparameters and seed instead
+            of using the model the search kept.
+        epochs: with ``retrain``, the number of epochs (default: the trial's).
+
+    Returns:
+        The exported models, best first.
+
+    Example:
+        >>> exported = export_best("runs/covertype", top=2)
+        >>> model = keras.saving.load_model(exported[0].folder / "model.keras")
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive int, got {top!r}")
+    directory = Path(directory)
+    state = read_journal(directory)
+    if state.settings is None:
+        raise NASError(f"{directory} holds no search (no journal.jsonl)")
+    problem = load_problem(state.settings["problem"])
+    ranked = sorted(
+        (t for t in state.finished if observation(t, problem).score is not None),
+        key=lambda t: -observation(t, problem).score,  # type: ignore[operator]
+    )[:top]
+    if not ranked:
+        raise NASError(f"the search in {directory} has no successful evaluation to export")
+    out = Path(out) if out is not None else directory / "export"
+    exported = []
+    for rank, trial in enumerate(ranked, start=1):
+        folder = out / f"rank{rank}_trial{trial.config.trial_id}"
+        model = _trained_model(directory, problem, trial, retrain, epochs, folder)
+        _write(folder, model, problem, trial)
+        exported.append(ExportedModel(rank, trial, folder))
+    return exported
+
+
+def _trained_model(
+    directory: Path,
+    problem: Problem,
+    trial: Trial,
+    retrain: bool,
+    epochs: int | None,
+    folder: Path,
+) -> Any:
+    keras = import_keras()
+    path = kept_model_path(directory, trial.config.trial_id)
+    if retrain:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "model.keras"
+        result = train(
+            problem,
+            trial.config.arch_seq,
+            trial.config.hyperparameters,
+            epochs=epochs,
+            seed=trial.config.seed,
+            model_path=path,
+        )
+        if not result.ok:
+            raise NASError(f"retraining trial {trial.config.trial_id} failed: {result.error}")
+    elif not path.exists():
+        raise NASError(
+            f"the trained model of trial {trial.config.trial_id} was not kept (a search keeps "
+            "the best --keep-models of its time); export it with --retrain"
+        )
+    return keras.saving.load_model(path)
+
+
+def _write(folder: Path, model: Any, problem: Problem, trial: Trial) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    saved_model = folder / "saved_model"
+    if saved_model.exists():
+        shutil.rmtree(saved_model)
+    model.export(str(saved_model), format="tf_saved_model", verbose=False)
+    space = problem.build_space()
+    document = {
+        "trial_id": trial.config.trial_id,
+        "objective": trial.result.objective,
+        "objective_name": problem.objective,
+        "direction": problem.direction,
+        "hyperparameters": trial.result.hyperparameters,
+        **json.loads(space.architecture(trial.config.arch_seq).to_json()),
+    }
+    (folder / "architecture.json").write_text(json.dumps(document, indent=2))
+    space.draw(folder / "architecture.png", trial.config.arch_seq)
