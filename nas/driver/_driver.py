@@ -164,6 +164,6 @@ def observation(trial: Trial, problem: Problem) -> Observation:
     """What the search learns from a trial: a score to maximise, None if it failed."""
     result = trial.result
     score = None
-    if result.ok and result.objective is not None:
+    if result.ok and result.objective is not None and math.isfinite(result.objective):
         score = result.objective if problem.direction == "max" else -result.objective
     return Observation(trial.config.arch_seq, dict(trial.config.hyperparameters), score)

@@ -10,16 +10,22 @@ from typing import Any
 
 from nas.driver._driver import Driver, observation
 from nas.driver._journal import JOURNAL_NAME, read_journal
+from nas.driver._model_keeper import MODELS_FOLDER
 from nas.evaluate import Evaluator, ProcessPoolEvaluator, SerialEvaluator
 from nas.problem import Problem, load_problem
-from nas.search import RandomSearch, RegularizedEvolution, Search
+from nas.search import AMBS, AgEBO, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
 #: Search algorithms by the name ``--search`` takes.
-SEARCHES: dict[str, type[Search]] = {"random": RandomSearch, "regevo": RegularizedEvolution}
+SEARCHES: dict[str, type[Search]] = {
+    "random": RandomSearch,
+    "regevo": RegularizedEvolution,
+    "agebo": AgEBO,
+    "ambs": AMBS,
+}
 EVALUATORS = ("process", "serial")
 #: Settings a resumed search may change; any other difference is refused.
-_CHANGEABLE = {"max_evals", "timeout", "num_workers", "eval_timeout", "evaluator"}
+_CHANGEABLE = {"max_evals", "timeout", "num_workers", "eval_timeout", "evaluator", "keep_models"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ def run_search(
     timeout: float | None = None,
     eval_timeout: float | None = None,
     search_kwargs: Mapping[str, Any] | None = None,
+    keep_models: int = 3,
     resume: bool = False,
     progress: bool = True,
 ) -> SearchResults:
@@ -56,7 +63,7 @@ def run_search(
     Args:
         problem: the problem as ``"module:attribute"`` (workers import it by name).
         out: output directory; it must not hold a search unless ``resume`` is set.
-        search: one of :data:`SEARCHES` (``random``, ``regevo``).
+        search: one of :data:`SEARCHES` (``random``, ``regevo``, ``agebo``, ``ambs``).
         max_evals: finished evaluations to reach (failed ones count).
         num_workers: parallel evaluations (default: the CPU cores).
         evaluator: ``"process"`` (a pool of worker processes) or ``"serial"``.
@@ -64,6 +71,8 @@ def run_search(
         timeout: wall-clock seconds after which the search stops starting evaluations.
         eval_timeout: seconds of training allowed per evaluation.
         search_kwargs: arguments of the search (``population_size``, ...).
+        keep_models: how many of the best trained models to keep in ``out/models``
+            (for ``nas-export``); 0 saves none.
         resume: continue the search recorded in ``out``.
         progress: show a progress bar.
 
@@ -97,7 +106,8 @@ def run_search(
             search_object.set_state(history.search_state)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "settings.json").write_text(json.dumps(settings, indent=2))
-    with make_evaluator(evaluator, problem, num_workers, eval_timeout) as backend:
+    models = directory / MODELS_FOLDER if keep_models else None
+    with make_evaluator(evaluator, problem, num_workers, eval_timeout, models) as backend:
         driver = Driver(
             loaded_problem,
             search_object,
@@ -108,6 +118,7 @@ def run_search(
             timeout=timeout,
             seed=seed,
             history=history,
+            keep_models=keep_models,
             progress=progress,
         )
         trials = driver.run()
@@ -125,13 +136,19 @@ def make_search(
 
 
 def make_evaluator(
-    name: str, problem: str, num_workers: int | None, eval_timeout: float | None
+    name: str,
+    problem: str,
+    num_workers: int | None,
+    eval_timeout: float | None,
+    models_directory: Path | None = None,
 ) -> Evaluator:
     """The evaluator backend ``name``."""
     if name == "process":
-        return ProcessPoolEvaluator(problem, num_workers, timeout=eval_timeout)
+        return ProcessPoolEvaluator(
+            problem, num_workers, timeout=eval_timeout, models_directory=models_directory
+        )
     if name == "serial":
-        return SerialEvaluator(problem, timeout=eval_timeout)
+        return SerialEvaluator(problem, timeout=eval_timeout, models_directory=models_directory)
     raise ValueError(f"unknown evaluator {name!r}; expected one of {list(EVALUATORS)}")
 
 
@@ -146,6 +163,7 @@ def _settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
         "timeout",
         "eval_timeout",
         "search_kwargs",
+        "keep_models",
     )
     settings = {name: arguments[name] for name in names}
     settings["search_kwargs"] = dict(settings["search_kwargs"] or {})

@@ -7,8 +7,18 @@ Example:
     >>> search.tell([Observation(proposal.arch_seq, proposal.hyperparameters, score=0.93)])
 """
 
+from nas.search._agebo import AgEBO
+from nas.search._ambs import AMBS
 from nas.search._base import Observation, Proposal, Search
 from nas.search._random import RandomSearch
 from nas.search._regularized_evolution import RegularizedEvolution
 
-__all__ = ["Observation", "Proposal", "RandomSearch", "RegularizedEvolution", "Search"]
+__all__ = [
+    "AMBS",
+    "AgEBO",
+    "Observation",
+    "Proposal",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Search",
+]

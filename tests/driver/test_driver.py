@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -112,7 +113,8 @@ def test_a_killed_search_resumes_without_losing_or_repeating_evaluations(tmp_pat
     try:
         _wait_for_finished(out, at_least=3, process=driver)
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, at once
+        with contextlib.suppress(ProcessLookupError):  # it may have ended on its own
+            os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, at once
         driver.wait()
     before = read_journal(out)
     assert 3 <= len(before.finished) < 8 and before.unfinished

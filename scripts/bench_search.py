@@ -1,0 +1,252 @@
+"""Benchmark: the cost of the search algorithms (and, later, of the driver around them).
+
+Measurements, each a function below, chosen with ``--measure``:
+
+* ``ask_tell``: for each search of ``nas.driver.SEARCHES``, the time of one ``ask(1)``
+  plus one ``tell`` of its result, after a history of 100, 1,000 and 10,000 synthetic
+  results, on the AgEBO-Tabular space: the choices of ``dense_skip_space((54,), 7)``
+  (10 layers, 37 decisions) and batch size, learning rate, optimizer and number of
+  data-parallel ranks; 2% of the results are failures. The searches are timed in turn,
+  round after round, so that the load of a shared machine falls on all of them alike.
+  Model-based searches refit their forest whenever their results have grown by 10%: the
+  timed window is at least that long, so it holds a refit and its mean is the
+  amortised cost; the median is a call without one, the max usually the refit.
+* ``defaults`` (not run unless asked; about 10 minutes): not a cost but the evidence
+  for the model-based searches' defaults, on the tests' synthetic objective: the best
+  score found with each constant-liar value (4, 8, 32 workers) and with AMBS's kappa.
+
+Other measurements of the driver (dispatch rate, worker utilisation) belong here too:
+write ``measure_<name>(args)`` and add it to ``MEASUREMENTS``.
+
+Run: ``PYTHONPATH=. .venv/bin/python scripts/bench_search.py [--measure ask_tell defaults]
+[--histories 100 1000 10000] [--calls 200] [--searches agebo ambs] [--quality-seeds 12]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nas.driver import SEARCHES  # noqa: E402
+from nas.problem import Categorical, Float, HyperparameterSpace, Int  # noqa: E402
+from nas.search import (  # noqa: E402
+    AMBS,
+    AgEBO,
+    Observation,
+    Proposal,
+    RandomSearch,
+    RegularizedEvolution,
+    Search,
+)
+from nas.search._bayesian_optimization import REFIT_GROWTH  # noqa: E402
+
+HYPERPARAMETERS = HyperparameterSpace(
+    {
+        "batch_size": Int(32, 1024, log=True),
+        "learning_rate": Float(1e-4, 1e-1, log=True),
+        "optimizer": Categorical(["adam", "adamw", "rmsprop", "sgd"]),
+        "num_ranks": Categorical([1, 2, 4, 8]),
+        "epochs": 20,
+    }
+)
+TARGET_AGEBO_MS = 20.0  # issue 8: AgEBO ask+tell at 10,000 results
+FAILURE_RATE = 0.02  # a few failed evaluations, as on a real cluster
+
+
+def dense_skip_choices() -> list[int]:
+    """The decisions of the 10-layer dense skip space of AgEBO-Tabular (Covertype)."""
+    from spaces.dense_skip import dense_skip_space
+
+    return dense_skip_space((54,), 7).choices
+
+
+def synthetic_score(proposal: Proposal, rng: np.random.Generator) -> float | None:
+    """A smooth function of the hyperparameters plus arch terms and noise; some fail."""
+    if rng.random() < FAILURE_RATE:
+        return None
+    values = proposal.hyperparameters
+    score = -((math.log10(values["learning_rate"]) + 2.5) ** 2)
+    score -= 0.1 * (math.log2(values["batch_size"]) - 8) ** 2
+    score += {"adam": 0.3, "adamw": 0.4, "rmsprop": 0.1, "sgd": 0.0}[values["optimizer"]]
+    score += 0.01 * sum(proposal.arch_seq) - 0.05 * math.log2(values["num_ranks"])
+    return score + float(rng.normal(0, 0.05))
+
+
+def history(choices: Sequence[int], size: int, seed: int) -> list[Observation]:
+    """``size`` results of random configurations."""
+    rng = np.random.default_rng(seed)
+    proposals = RandomSearch(choices, HYPERPARAMETERS, seed=seed).ask(size)
+    return [Observation(p.arch_seq, p.hyperparameters, synthetic_score(p, rng)) for p in proposals]
+
+
+def timed_call(search: Search, seed: int) -> float:
+    """Seconds for one ask(1) plus the tell of its synthetic result."""
+    start = time.perf_counter()
+    proposal = search.ask(1)[0]
+    asked = time.perf_counter() - start
+    # The objective is not the search's cost: computed outside the timed region.
+    score = synthetic_score(proposal, np.random.default_rng(seed))
+    observation = Observation(proposal.arch_seq, proposal.hyperparameters, score)
+    start = time.perf_counter()
+    search.tell([observation])
+    return asked + time.perf_counter() - start
+
+
+def measure_ask_tell(args: argparse.Namespace) -> None:
+    """Median, mean and worst ms of ask(1)+tell(1) per search and history size."""
+    choices = dense_skip_choices()
+    print(
+        f"ask(1)+tell(1) on the dense_skip space ({len(choices)} decisions) and "
+        f"{len(HYPERPARAMETERS.searched_names)} hyperparameters\n"
+    )
+    print("| search | results | calls | median ms | mean ms (amortised) | max ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    verdict = ""
+    for size in args.histories:
+        past = history(choices, size, args.seed)
+        searches = {}
+        for name in args.searches:
+            searches[name] = SEARCHES[name](choices, HYPERPARAMETERS, seed=args.seed)
+            searches[name].tell(past)
+            timed_call(searches[name], args.seed)  # the first ask fits the forest: warm-up
+        # Model-based searches refit once their results grow by REFIT_GROWTH: a window
+        # that long holds one refit, so its mean is the amortised cost.
+        calls = max(args.calls, math.ceil(REFIT_GROWTH * size))
+        times: dict[str, list[float]] = {name: [] for name in searches}
+        for call in range(calls):
+            names = list(searches)
+            shift = call % len(names)
+            for name in names[shift:] + names[:shift]:  # rotate who goes first
+                times[name].append(timed_call(searches[name], args.seed + call + 1))
+        for name, samples in times.items():
+            median, mean = statistics.median(samples) * 1e3, statistics.fmean(samples) * 1e3
+            print(
+                f"| {name} | {size:,} | {calls} | {median:.2f} | {mean:.2f} | "
+                f"{max(samples) * 1e3:.1f} |"
+            )
+            if name == "agebo" and size == 10_000:
+                met = mean <= TARGET_AGEBO_MS
+                verdict = (
+                    f"AgEBO at 10,000 results: {mean:.2f} ms amortised (median {median:.2f} "
+                    f"ms); target <= {TARGET_AGEBO_MS:.0f} ms: {'met' if met else 'NOT met'}"
+                )
+        sys.stdout.flush()
+    if verdict:
+        print("\n" + verdict)
+
+
+# -- quality of the model-based searches' defaults (not a cost) -------------------------
+
+QUALITY_CHOICES = [5, 1, 4, 3, 6]
+QUALITY_SPACES = {
+    "4 hps": {
+        "learning_rate": Float(1e-5, 1e-1, log=True),
+        "batch_size": Int(16, 1024, log=True),
+        "dropout": Float(0.0, 0.5),
+        "optimizer": Categorical(["adam", "sgd", "rmsprop"]),
+    },
+}
+QUALITY_SPACES["6 hps"] = {
+    **QUALITY_SPACES["4 hps"],
+    "weight_decay": Float(1e-6, 1e-2, log=True),
+    "momentum": Float(0.5, 0.99),
+}
+
+
+def quality_score(arch_seq: Sequence[int], values: dict) -> float:
+    """The tests' structured objective: best 0.5 from the hyperparameters, +0.1 a choice."""
+    score = -((math.log10(values["learning_rate"]) + 2.5) ** 2)
+    score -= ((math.log2(values["batch_size"]) - 6) / 2) ** 2 + 8 * (values["dropout"] - 0.1) ** 2
+    if "weight_decay" in values:
+        score -= 0.25 * (math.log10(values["weight_decay"]) + 4) ** 2
+        score -= 10 * (values["momentum"] - 0.9) ** 2
+    score += {"adam": 0.5, "sgd": 0.0, "rmsprop": 0.25}[values["optimizer"]]
+    return score + 0.1 * sum(arch_seq)
+
+
+def best_found(search: Search, budget: int, workers: int) -> float:
+    """Best score of ``budget`` evaluations by ``workers`` asynchronous workers."""
+    running, best = search.ask(workers), -math.inf
+    for _ in range(budget):
+        proposal = running.pop(0)
+        score = quality_score(proposal.arch_seq, proposal.hyperparameters)
+        search.tell([Observation(proposal.arch_seq, proposal.hyperparameters, score)])
+        best = max(best, score)
+        running += search.ask(1)
+    return best
+
+
+def mean_and_error(make: Callable[[int], Search], budget: int, workers: int, seeds: int) -> str:
+    bests = [best_found(make(seed), budget, workers) for seed in range(seeds)]
+    return f"{np.mean(bests):.3f} ± {np.std(bests) / math.sqrt(seeds):.3f}"
+
+
+def measure_defaults(args: argparse.Namespace) -> None:
+    """Best score found with each liar and, for AMBS, each kappa (mean ± standard error)."""
+    seeds = args.quality_seeds
+    space = QUALITY_SPACES["4 hps"]
+    print(f"Liar values: mean best found ± standard error over {seeds} seeds\n")
+    print("| search | workers | evaluations | worst | mean | best |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for workers, budget in ((4, 100), (8, 100), (32, 200)):
+        for name in ("agebo", "ambs"):
+            cells = []
+            for liar in ("worst", "mean", "best"):
+                if name == "agebo":
+                    make = partial(AgEBO, QUALITY_CHOICES, space, 20, 5, liar=liar)
+                else:
+                    make = partial(AMBS, [], space, liar=liar)
+                cells.append(mean_and_error(lambda s, m=make: m(seed=s), budget, workers, seeds))
+            print(f"| {name} | {workers} | {budget} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\nAMBS kappa, 4 workers: mean best found ± standard error over {seeds} seeds\n")
+    print("| hyperparameters | evaluations | random | regevo | 0.5 | 1.0 | 1.96 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, space in QUALITY_SPACES.items():
+        for budget in (60, 200):
+            makers = [
+                partial(RandomSearch, [], space),
+                partial(RegularizedEvolution, [], space, 20, 5),
+                *(partial(AMBS, [], space, kappa=kappa) for kappa in (0.5, 1.0, 1.96)),
+            ]
+            cells = [mean_and_error(lambda s, m=m: m(seed=s), budget, 4, seeds) for m in makers]
+            print(f"| {label} | {budget} | " + " | ".join(cells) + " |", flush=True)
+
+
+#: Measurements by the name ``--measure`` takes; each prints its own table.
+MEASUREMENTS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "ask_tell": measure_ask_tell,
+    "defaults": measure_defaults,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--measure", nargs="+", choices=sorted(MEASUREMENTS), default=["ask_tell"])
+    parser.add_argument("--histories", nargs="+", type=int, default=[100, 1_000, 10_000])
+    parser.add_argument("--calls", type=int, default=200, help="timed calls per search (min)")
+    parser.add_argument("--searches", nargs="+", choices=sorted(SEARCHES), default=list(SEARCHES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quality-seeds", type=int, default=12, help="seeds for defaults")
+    args = parser.parse_args(argv)
+    print(
+        f"# {platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}\n"
+    )
+    for name in args.measure:
+        MEASUREMENTS[name](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
