@@ -1,4 +1,4 @@
-"""Benchmark: the cost of the search algorithms (and, later, of the driver around them).
+"""Benchmark: the cost of the search algorithms and of the driver around them.
 
 Measurements, each a function below, chosen with ``--measure``:
 
@@ -15,8 +15,10 @@ Measurements, each a function below, chosen with ``--measure``:
   for the model-based searches' defaults, on the tests' synthetic objective: the best
   score found with each constant-liar value (4, 8, 32 workers) and with AMBS's kappa.
 
-Other measurements of the driver (dispatch rate, worker utilisation) belong here too:
-write ``measure_<name>(args)`` and add it to ``MEASUREMENTS``.
+* ``dispatch``: evaluations per second through the whole driver (random search, the
+  process pool, journal and results.csv) when each evaluation does nothing, for 10,000.
+* ``utilisation``: the fraction of the workers' time spent evaluating over a run of 200
+  evaluations of 0.1 to 0.4 s.
 
 Run: ``PYTHONPATH=. .venv/bin/python scripts/bench_search.py [--measure ask_tell defaults]
 [--histories 100 1000 10000] [--calls 200] [--searches agebo ambs] [--quality-seeds 12]``
@@ -25,21 +27,31 @@ Run: ``PYTHONPATH=. .venv/bin/python scripts/bench_search.py [--measure ask_tell
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from nas.driver import SEARCHES  # noqa: E402
-from nas.problem import Categorical, Float, HyperparameterSpace, Int  # noqa: E402
+from nas.driver import SEARCHES, Driver  # noqa: E402
+from nas.evaluate import EvaluationFunction, ProcessPoolEvaluator  # noqa: E402
+from nas.problem import (  # noqa: E402
+    Categorical,
+    Float,
+    HyperparameterSpace,
+    Int,
+    load_problem,  # noqa: E402
+)
 from nas.search import (  # noqa: E402
     AMBS,
     AgEBO,
@@ -50,6 +62,8 @@ from nas.search import (  # noqa: E402
     Search,
 )
 from nas.search._bayesian_optimization import REFIT_GROWTH  # noqa: E402
+from nas.train import Status, TrainingResult  # noqa: E402
+from nas.trial import Config, Trial  # noqa: E402
 
 HYPERPARAMETERS = HyperparameterSpace(
     {
@@ -223,10 +237,108 @@ def measure_defaults(args: argparse.Namespace) -> None:
             print(f"| {label} | {budget} | " + " | ".join(cells) + " |", flush=True)
 
 
+# -- the driver around the searches ---------------------------------------------------
+
+DRIVER_PROBLEM = "problems.breast_cancer:problem"  # only its space and hyperparameters
+TARGET_DISPATCH = 50.0  # issue 8: trivial evaluations per second through the driver
+TARGET_UTILISATION = 0.95
+RAY_TUNE_DISPATCH = 14.0  # Ray Tune's published figure: trivial trials/s on one 16-CPU node
+
+
+def trivial_evaluation(
+    problem_reference: str, config: Config, timeout: float | None, models: Path | None
+) -> TrainingResult:
+    """An evaluation that does nothing: what is left is the driver and the pool."""
+    now = time.time()
+    return TrainingResult(
+        status=Status.OK,
+        objective=float(sum(config.arch_seq)),
+        learning_curve={},
+        num_parameters=0,
+        epochs_trained=0,
+        build_time=0.0,
+        training_time=0.0,
+        started_at=now,
+        finished_at=now,
+        error=None,
+        error_stage=None,
+        hyperparameters=dict(config.hyperparameters),
+        arch_seq=list(config.arch_seq),
+        seed=config.seed,
+    )
+
+
+def short_evaluation(
+    problem_reference: str, config: Config, timeout: float | None, models: Path | None
+) -> TrainingResult:
+    """An evaluation of 0.1 to 0.4 s (drawn from its seed), to measure utilisation."""
+    started = time.time()
+    time.sleep(0.1 + 0.3 * (config.seed % 1000) / 1000)
+    result = trivial_evaluation(problem_reference, config, timeout, models)
+    return dataclasses.replace(result, started_at=started, finished_at=time.time())
+
+
+def run_driver(
+    function: EvaluationFunction, num_evals: int, num_workers: int
+) -> tuple[list[Trial], float]:
+    """The real driver (journal, results.csv, random search) over ``function``."""
+    problem = load_problem(DRIVER_PROBLEM)
+    search = RandomSearch(problem.build_space().choices, problem.hyperparameters, seed=0)
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        ProcessPoolEvaluator(
+            DRIVER_PROBLEM, num_workers, function=function, max_evals_per_worker=10**9
+        ) as pool,
+    ):
+        for index in range(num_workers):  # wait for the workers to start (TF import)
+            pool.submit(Config(-1 - index, (), {}, 0))
+        while pool.num_running:
+            pool.collect(timeout=120)
+        driver = Driver(problem, search, pool, Path(directory), num_evals, {}, progress=False)
+        start = time.perf_counter()
+        trials = driver.run()
+        return trials, time.perf_counter() - start
+
+
+def measure_dispatch(args: argparse.Namespace) -> None:
+    """Trivial evaluations per second through the whole driver, journal included."""
+    trials, elapsed = run_driver(trivial_evaluation, args.dispatch_evals, args.workers)
+    rate = len(trials) / elapsed
+    print(f"## Dispatch rate: {len(trials)} trivial evaluations, {args.workers} workers\n")
+    print("| driver | evaluations/s | target | verdict |\n|---|---:|---:|---|")
+    verdict = "met" if rate >= TARGET_DISPATCH else "NOT met"
+    print(
+        f"| nas (process pool, journal, results.csv) | {rate:.0f} | >= {TARGET_DISPATCH:.0f} "
+        f"| {verdict} |"
+    )
+    print(f"| Ray Tune, published (16-CPU node) | {RAY_TUNE_DISPATCH:.0f} | | |\n")
+
+
+def measure_utilisation(args: argparse.Namespace) -> None:
+    """Fraction of worker time spent evaluating, over a run of short evaluations."""
+    trials, elapsed = run_driver(short_evaluation, args.utilisation_evals, args.workers)
+    busy = sum(t.result.finished_at - t.result.started_at for t in trials)
+    utilisation = busy / (args.workers * elapsed)
+    mean = busy / len(trials)
+    print(
+        f"## Worker utilisation: {len(trials)} evaluations of 0.1-0.4 s (mean {mean:.2f} s), "
+        f"{args.workers} workers\n"
+    )
+    verdict = "met" if utilisation >= TARGET_UTILISATION else "NOT met"
+    print("| busy time | wall time x workers | utilisation | target | verdict |")
+    print("|---:|---:|---:|---:|---|")
+    print(
+        f"| {busy:.1f} s | {elapsed * args.workers:.1f} s | {utilisation:.1%} "
+        f"| >= {TARGET_UTILISATION:.0%} | {verdict} |\n"
+    )
+
+
 #: Measurements by the name ``--measure`` takes; each prints its own table.
 MEASUREMENTS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ask_tell": measure_ask_tell,
     "defaults": measure_defaults,
+    "dispatch": measure_dispatch,
+    "utilisation": measure_utilisation,
 }
 
 
@@ -238,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--searches", nargs="+", choices=sorted(SEARCHES), default=list(SEARCHES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quality-seeds", type=int, default=12, help="seeds for defaults")
+    parser.add_argument("--workers", type=int, default=2, help="pool size for the driver")
+    parser.add_argument("--dispatch-evals", type=int, default=10_000)
+    parser.add_argument("--utilisation-evals", type=int, default=200)
     args = parser.parse_args(argv)
     print(
         f"# {platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, "

@@ -77,7 +77,11 @@ class Driver:
         self.table = ResultsTable(directory, problem.hyperparameters.names)
         self.table.append(self.trials, [self._hash(t) for t in self.trials])
         self.keeper = ModelKeeper(directory, keep_models)
-        self.keeper.update((t, observation(t, problem).score) for t in self.trials)
+        past = [observation(trial, problem) for trial in self.trials]
+        self.keeper.update(zip(self.trials, (item.score for item in past)))
+        self._best_score: float | None = None
+        self._num_failed = 0
+        self._account(past)
 
     def run(self) -> list[Trial]:
         """Run until ``max_evals`` trials have finished or the timeout; return all trials."""
@@ -140,8 +144,17 @@ class Driver:
         self.table.append(finished, [self._hash(trial) for trial in finished])
         self.trials.extend(finished)
         observations = [observation(trial, self.problem) for trial in finished]
+        self._account(observations)
         self.keeper.update((t, o.score) for t, o in zip(finished, observations))
         self.search.tell(observations)
+
+    def _account(self, observations: Sequence[Observation]) -> None:
+        """Running totals for the progress display (kept incrementally: 10,000s of trials)."""
+        for item in observations:
+            if item.score is None:
+                self._num_failed += 1
+            elif self._best_score is None or item.score > self._best_score:
+                self._best_score = item.score
 
     def _hash(self, trial: Trial) -> str:
         try:
@@ -150,14 +163,11 @@ class Driver:
             return ""
 
     def _summary(self) -> str:
-        scores = [t.result.objective for t in self.trials if t.result.objective is not None]
-        failed = sum(not trial.result.ok for trial in self.trials)
-        best = (
-            "-"
-            if not scores
-            else f"{(max if self.problem.direction == 'max' else min)(scores):.4g}"
-        )
-        return f"best {self.problem.objective}={best} failed={failed}"
+        best = "-"
+        if self._best_score is not None:  # scores are maximised: undo the sign for "min"
+            value = self._best_score if self.problem.direction == "max" else -self._best_score
+            best = f"{value:.4g}"
+        return f"best {self.problem.objective}={best} failed={self._num_failed}"
 
 
 def observation(trial: Trial, problem: Problem) -> Observation:
