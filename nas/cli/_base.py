@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 
 class UsageError(Exception):
@@ -105,3 +106,33 @@ def _show_debug_logs() -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler.nas_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+
+
+# -- argparse types shared by the commands ---------------------------------------
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    return _checked_number(text, int, "a non-negative int", lambda number: number >= 0)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int > 0."""
+    return _checked_number(text, int, "a positive int", lambda number: number > 0)
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    return _checked_number(
+        text, float, "a positive number", lambda number: number > 0 and math.isfinite(number)
+    )
+
+
+def _checked_number(text: str, kind: type, expected: str, accepts: Any) -> Any:
+    try:
+        number = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accepts(number):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return number

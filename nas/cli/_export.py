@@ -12,8 +12,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from nas.cli._base import Command, run_command
-from nas.cli._search import _positive_int
+from nas.cli._base import Command, positive_int, run_command
 from nas.export import export_best
 
 
@@ -29,12 +28,12 @@ class ExportCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("directory", type=Path, help="the search's output folder")
-        parser.add_argument("--top", type=_positive_int, default=3, help="how many (3)")
+        parser.add_argument("--top", type=positive_int, default=3, help="how many (3)")
         parser.add_argument("--out", type=Path, help="where to write (default: DIR/export)")
         parser.add_argument(
             "--retrain", action="store_true", help="train again instead of using kept models"
         )
-        parser.add_argument("--epochs", type=_positive_int, help="epochs when retraining")
+        parser.add_argument("--epochs", type=positive_int, help="epochs when retraining")
 
     def run(self, args: argparse.Namespace) -> int:
         exported = export_best(args.directory, args.top, args.out, args.retrain, args.epochs)

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nas.cli._base import Command, UsageError, run_command
+from nas.cli._base import (
+    Command,
+    UsageError,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_command,
+)
 from nas.driver import EVALUATORS, SEARCHES, SearchResults, run_search
 
 #: Defaults of the flags whose absence must be told apart (a resume keeps its settings).
@@ -49,36 +56,36 @@ class SearchCommand(Command):
             "--resume", type=Path, metavar="DIR", help="continue the search recorded in DIR"
         )
         parser.add_argument("--search", choices=sorted(SEARCHES), help="default: regevo")
-        parser.add_argument("--max-evals", type=_positive_int, help="evaluations (default 100)")
+        parser.add_argument("--max-evals", type=positive_int, help="evaluations (default 100)")
         parser.add_argument("--evaluator", choices=EVALUATORS, help="default: process")
         parser.add_argument(
             "--workers",
             dest="num_workers",
-            type=_positive_int,
+            type=positive_int,
             help="parallel evaluations (default: one per CPU core)",
         )
-        parser.add_argument("--seed", type=_non_negative_int, help="seed of the search")
+        parser.add_argument("--seed", type=non_negative_int, help="seed of the search")
         parser.add_argument(
             "--timeout",
-            type=_positive_float,
+            type=positive_float,
             metavar="SECONDS",
             help="stop starting evaluations after this wall-clock time",
         )
         parser.add_argument(
             "--eval-timeout",
-            type=_positive_float,
+            type=positive_float,
             metavar="SECONDS",
             help="seconds of training allowed per evaluation",
         )
-        parser.add_argument("--population-size", type=_positive_int, help="regevo: P (100)")
-        parser.add_argument("--sample-size", type=_positive_int, help="regevo: S (25)")
+        parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
+        parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
         parser.add_argument(
             "--keep-models",
-            type=_non_negative_int,
+            type=non_negative_int,
             metavar="K",
             help="keep the trained models of the K best evaluations for nas-export (3)",
         )
-        parser.add_argument("--top", type=_positive_int, default=5, help="best trials shown")
+        parser.add_argument("--top", type=positive_int, default=5, help="best trials shown")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -135,27 +142,6 @@ def _print_summary(results: SearchResults, top: int) -> None:
     for trial in best:
         arch_seq = json.dumps(list(trial.config.arch_seq))
         print(f"  trial {trial.config.trial_id:>5}  {trial.result.objective:.4f}  {arch_seq}")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def search_main(argv: Sequence[str] | None = None) -> int:

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nas.cli._base import Command, UsageError, run_command
+from nas.cli._base import (
+    Command,
+    UsageError,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_command,
+)
 from nas.exceptions import NASError
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import describe_training_hyperparameters
@@ -52,10 +58,10 @@ class TrainCommand(Command):
             "(such as the output of --json)",
         )
         parser.add_argument(
-            "--seed", type=_non_negative_int, default=0, help="random seed (default 0)"
+            "--seed", type=non_negative_int, default=0, help="random seed (default 0)"
         )
         parser.add_argument(
-            "--epochs", type=_positive_int, help="number of epochs, replacing the problem's"
+            "--epochs", type=positive_int, help="number of epochs, replacing the problem's"
         )
         parser.add_argument(
             "--hp",
@@ -67,7 +73,7 @@ class TrainCommand(Command):
             f"Keys: {describe_training_hyperparameters()}",
         )
         parser.add_argument(
-            "--timeout", type=_positive_float, metavar="SECONDS", help="stop training after"
+            "--timeout", type=positive_float, metavar="SECONDS", help="stop training after"
         )
         parser.add_argument("--draw", type=Path, metavar="FILE", help="draw the architecture")
         parser.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
@@ -192,30 +198,6 @@ def _key_value(text: str) -> tuple[str, Any]:
     except ValueError:
         parsed = value
     return key.strip(), parsed
-
-
-def _non_negative_int(text: str) -> int:
-    return _checked_number(text, int, "a non-negative int", lambda number: number >= 0)
-
-
-def _positive_int(text: str) -> int:
-    return _checked_number(text, int, "a positive int", lambda number: number > 0)
-
-
-def _positive_float(text: str) -> float:
-    return _checked_number(
-        text, float, "a positive number", lambda number: number > 0 and math.isfinite(number)
-    )
-
-
-def _checked_number(text: str, kind: type, expected: str, accepts: Any) -> Any:
-    try:
-        number = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not accepts(number):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return number
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
