@@ -41,3 +41,10 @@ def load_data_or_crash():
 
 problem = _problem("toy", load_data)
 crashing_problem = _problem("toy_crashing", load_data_or_crash)
+
+
+def hanging_evaluation(problem_reference, config, timeout, models_directory):
+    """An evaluation stuck where the trainer's own timeout cannot act (say, data loading)."""
+    import time
+
+    time.sleep(3600)
