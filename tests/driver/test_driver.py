@@ -161,3 +161,33 @@ def _wait_for_finished(out: Path, at_least: int, process: subprocess.Popen) -> N
             return
         time.sleep(0.2)
     raise AssertionError("the search did not finish enough evaluations in time")
+
+
+def test_nas_search_on_a_shipped_problem_with_the_process_pool(tmp_path, capsys):
+    from nas.cli import search_main
+
+    out = tmp_path / "breast_cancer"
+    status = search_main(
+        [
+            "--problem",
+            "problems.breast_cancer:problem",
+            "--search",
+            "agebo",
+            "--max-evals",
+            "2",
+            "--workers",
+            "2",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    rows = read_results(out)
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    assert {row["worker"] for row in rows} == {"process-0", "process-1"}
+    assert all(float(row["objective"]) > 0.7 for row in rows)  # majority class: 0.63
+    assert len(list((out / "models").iterdir())) == 2
+    assert "2 evaluations (0 failed)" in capsys.readouterr().out
