@@ -47,7 +47,7 @@ def evaluate(
         )
     except Exception as error:  # train() reports training errors itself; this is set-up
         reason = f"{type(error).__name__}: {error}"
-        return unreported_result(config, started_at, Status.FAILED, reason, Stage.DATA)
+        return unreported_result(config, started_at, Status.FAILED, reason, Stage.SETUP)
 
 
 def unreported_result(

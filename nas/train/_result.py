@@ -23,8 +23,13 @@ class Status(str, Enum):
 
 
 class Stage(str, Enum):
-    """Where a failed run stopped: loading data, building the model, or training it."""
+    """Where a failed run stopped: setting up, loading data, building or training.
 
+    ``setup`` is reported by evaluators when a configuration cannot even be handed to the
+    trainer: its problem does not import, or its hyperparameters are invalid for it.
+    """
+
+    SETUP = "setup"
     DATA = "data"
     BUILD = "build"
     TRAIN = "train"
@@ -52,7 +57,8 @@ class TrainingResult:
         finished_at: unix time when it returned.
         error: why the run did not finish normally, None when ``ok``: ``"ErrorType:
             message"`` or a reason (``"loss became nan at epoch 3"``).
-        error_stage: ``"data"``, ``"build"`` or ``"train"`` when failed, else None.
+        error_stage: ``"setup"``, ``"data"``, ``"build"`` or ``"train"`` when failed, else
+            None.
         hyperparameters: the complete configuration trained with (defaults filled in).
         arch_seq: the architecture.
         seed: the random seed.
