@@ -177,3 +177,10 @@ def observation(trial: Trial, problem: Problem) -> Observation:
     if result.ok and result.objective is not None and math.isfinite(result.objective):
         score = result.objective if problem.direction == "max" else -result.objective
     return Observation(trial.config.arch_seq, dict(trial.config.hyperparameters), score)
+
+
+def best_trials(trials: Sequence[Trial], problem: Problem, k: int) -> list[Trial]:
+    """The ``k`` best successful trials, best first (ties: the earlier one first)."""
+    scored = [(observation(trial, problem).score, trial) for trial in trials]
+    ranked = sorted((item for item in scored if item[0] is not None), key=lambda i: -i[0])
+    return [trial for _, trial in ranked[:k]]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.driver._driver import Driver, observation
+from nas.driver._driver import Driver, best_trials, observation
 from nas.driver._journal import JOURNAL_NAME, read_journal
 from nas.driver._model_keeper import MODELS_FOLDER
 from nas.evaluate import Evaluator, ProcessPoolEvaluator, SerialEvaluator
@@ -38,8 +38,7 @@ class SearchResults:
 
     def best(self, k: int = 1) -> list[Trial]:
         """The ``k`` best successful trials, best first."""
-        ok = [t for t in self.trials if observation(t, self.problem).score is not None]
-        return sorted(ok, key=lambda t: -observation(t, self.problem).score)[:k]  # type: ignore[operator]
+        return best_trials(self.trials, self.problem, k)
 
 
 def run_search(

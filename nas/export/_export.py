@@ -19,7 +19,7 @@ from typing import Any
 
 from nas._imports import import_keras
 from nas.driver import read_journal
-from nas.driver._driver import observation
+from nas.driver._driver import best_trials
 from nas.driver._model_keeper import kept_model_path
 from nas.exceptions import NASError
 from nas.problem import Problem, load_problem
@@ -67,10 +67,7 @@ def export_best(
     if state.settings is None:
         raise NASError(f"{directory} holds no search (no journal.jsonl)")
     problem = load_problem(state.settings["problem"])
-    ranked = sorted(
-        (t for t in state.finished if observation(t, problem).score is not None),
-        key=lambda t: -observation(t, problem).score,  # type: ignore[operator]
-    )[:top]
+    ranked = best_trials(state.finished, problem, top)
     if not ranked:
         raise NASError(f"the search in {directory} has no successful evaluation to export")
     out = Path(out) if out is not None else directory / "export"
