@@ -24,6 +24,11 @@ class Config:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
 
+    @property
+    def num_ranks(self) -> int:
+        """The data-parallel width this config asks for (its ``num_ranks``, default 1)."""
+        return int(self.hyperparameters.get("num_ranks", 1))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "trial_id": self.trial_id,

@@ -5,8 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,3 +33,56 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason = _skip_reason(marker) if marker in item.keywords else None
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def rank_env() -> dict[str, str]:
+    """The environment for mpirun: as in scripts/env.sh, with this python's bin first."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Rank scripts import the project's packages from the checkout.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if os.geteuid() == 0:
+        # Open MPI refuses to start ranks as root without both of these.
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    return env
+
+
+def run_ranks(
+    ranks: int,
+    command: Sequence[str | Path],
+    *,
+    timeout: float,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``mpirun --oversubscribe -np RANKS COMMAND...``; with ``check``, fail on error.
+
+    ``command`` usually starts with ``sys.executable``. The output is captured and
+    shown in full when the run fails, since a failing rank's traceback is in it.
+    """
+    mpirun = shutil.which("mpirun")
+    assert mpirun is not None, "no mpirun on PATH (run scripts/setup.sh)"
+    full = [mpirun, "--oversubscribe", "-np", str(ranks), *map(str, command)]
+    done = subprocess.run(
+        full,
+        env={**rank_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, (
+            f"{' '.join(full)} exited with {done.returncode}\n"
+            f"--- stdout ---\n{done.stdout[-20000:]}\n--- stderr ---\n{done.stderr[-20000:]}"
+        )
+    return done
+
+
+@pytest.fixture
+def mpirun() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """:func:`run_ranks`, for tests that start real MPI ranks (mark them ``mpi``)."""
+    return run_ranks

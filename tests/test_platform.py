@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import rank_env, run_ranks
 
 MPI_SCRIPTS = Path(__file__).parent / "mpi_scripts"
 MPIRUN = shutil.which("mpirun")
@@ -26,43 +27,9 @@ needs_mpirun = pytest.mark.skipif(
 )
 
 
-def rank_env() -> dict[str, str]:
-    """The environment for mpirun: as in scripts/env.sh, with this python's bin first."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.geteuid() == 0:
-        # Open MPI refuses to start ranks as root without both of these.
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-    return env
-
-
 def mpirun(script: str, ranks: int, out_dir: Path, timeout: float) -> None:
     """Run ``tests/mpi_scripts/<script> <out_dir>`` on ``ranks`` ranks; fail on error."""
-    assert MPIRUN is not None
-    command = [
-        MPIRUN,
-        "--oversubscribe",
-        "-np",
-        str(ranks),
-        sys.executable,
-        str(MPI_SCRIPTS / script),
-        str(out_dir),
-    ]
-    done = subprocess.run(
-        command,
-        env=rank_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    assert done.returncode == 0, (
-        f"{' '.join(command)} exited with {done.returncode}\n"
-        f"--- stdout ---\n{done.stdout}\n--- stderr ---\n{done.stderr}"
-    )
+    run_ranks(ranks, [sys.executable, MPI_SCRIPTS / script, out_dir], timeout=timeout)
 
 
 def records(out_dir: Path, stage: str) -> dict[int, dict]:

@@ -17,6 +17,8 @@ class Evaluator(ABC):
     """
 
     num_workers: int
+    #: The widest data-parallel evaluation (``Config.num_ranks``) this backend can run.
+    max_width: int = 1
 
     @abstractmethod
     def submit(self, config: Config) -> None:

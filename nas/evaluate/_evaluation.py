@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nas.problem import Problem, load_problem
 from nas.train import Stage, Status, TrainingResult, train
@@ -13,7 +14,9 @@ from nas.trial import Config, model_filename
 
 #: What a worker calls for each config: (problem reference, config, timeout, models
 #: directory) -> result. Must be importable by name (worker processes are spawned).
-EvaluationFunction = Callable[[str, Config, float | None, Path | None], TrainingResult]
+#: The MPI evaluator also passes ``comm=``: the communicator of the config's group of
+#: ranks when it asks for more than one (``Config.num_ranks``), else None.
+EvaluationFunction = Callable[..., TrainingResult]
 
 
 @functools.lru_cache(maxsize=4)
@@ -27,11 +30,14 @@ def evaluate(
     config: Config,
     timeout: float | None,
     models_directory: Path | None = None,
+    comm: Any = None,
 ) -> TrainingResult:
     """Train ``config`` on the problem; any error becomes a failed result.
 
     With ``models_directory``, a successful model is saved there as
-    ``trial_<id>.keras`` for the driver to keep or delete.
+    ``trial_<id>.keras`` for the driver to keep or delete. With ``comm`` (an mpi4py
+    communicator of ``config.num_ranks`` ranks), the ranks train the config together,
+    data-parallel; every rank of the group calls this and gets the same result.
     """
     started_at = time.time()
     try:
@@ -41,6 +47,7 @@ def evaluate(
             config.hyperparameters,
             seed=config.seed,
             timeout=timeout,
+            comm=comm,
             model_path=None
             if models_directory is None
             else models_directory / model_filename(config.trial_id),

@@ -146,6 +146,10 @@ def _is_int_at_least(minimum: int) -> Callable[[Any], bool]:
     return accepts
 
 
+def _is_power_of_two(value: Any) -> bool:
+    return _is_int_at_least(1)(value) and value & (value - 1) == 0
+
+
 def _is_positive_number(value: Any) -> bool:
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     return is_number and math.isfinite(value) and value > 0
@@ -177,6 +181,14 @@ TRAINING_HYPERPARAMETERS: dict[str, TrainingHyperparameter] = {
             "an int >= 0",
             _is_int_at_least(0),
             "epochs without improvement of the objective before stopping early (0: never)",
+        ),
+        TrainingHyperparameter(
+            "num_ranks",
+            1,
+            "a power of two >= 1",
+            _is_power_of_two,
+            "data-parallel width: ranks that train one configuration together "
+            "(batch_size is per rank)",
         ),
     )
 }
