@@ -27,6 +27,10 @@ _TRAILING = [
     "worker",
     "num_parameters",
     "epochs_trained",
+    "num_ranks",
+    "global_batch_size",
+    "samples_per_second",
+    "data_parallel",
 ]
 
 
@@ -57,7 +61,7 @@ def _row(trial: Trial, arch_hash: str) -> dict[str, Any]:
         "trial_id": trial.config.trial_id,
         "arch_seq": json.dumps(list(trial.config.arch_seq)),
         "arch_hash": arch_hash,
-        "objective": "" if result.objective is None else result.objective,
+        "objective": _blank_if_none(result.objective),
         "status": result.status.value,
         "error": result.error or "",
         "submitted_at": trial.submitted_at,
@@ -65,9 +69,17 @@ def _row(trial: Trial, arch_hash: str) -> dict[str, Any]:
         "finished_at": result.finished_at,
         "duration": result.finished_at - result.started_at,
         "worker": trial.worker,
-        "num_parameters": "" if result.num_parameters is None else result.num_parameters,
+        "num_parameters": _blank_if_none(result.num_parameters),
         "epochs_trained": result.epochs_trained,
+        "num_ranks": result.num_ranks,
+        "global_batch_size": _blank_if_none(result.global_batch_size),
+        "samples_per_second": _blank_if_none(result.samples_per_second),
+        "data_parallel": _blank_if_none(result.data_parallel),
     }
     for name, value in result.hyperparameters.items():
         row[f"hp_{name}"] = value
     return row
+
+
+def _blank_if_none(value: Any) -> Any:
+    return "" if value is None else value

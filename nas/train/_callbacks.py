@@ -1,4 +1,5 @@
-"""The Keras callback of the trainer: record complete epochs, stop on NaN or at a deadline.
+"""The Keras callbacks of the trainer: record epochs, stop on NaN or at a deadline, and
+for data-parallel groups, warm the learning rate up and compute metrics over all ranks.
 
 This module imports Keras when it is imported, so the trainer imports it only when it
 trains.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nas._imports import import_keras
@@ -22,18 +24,30 @@ class TrainingMonitor(keras.callbacks.Callback):
     stopped part way; that epoch's numbers cover part of the data only, so the monitor
     skips its validation and leaves it out of the curve.
 
+    On a group of ranks every stop decision goes through ``agree`` (a collective OR), so
+    that all ranks stop after the same step; without it a rank would leave a collective
+    the others still wait in.
+
     Args:
         objective: the history key whose non-finite value also fails training.
         deadline: ``time.monotonic()`` value after which training stops, or None.
+        agree: collective OR of the ranks' votes to stop (identity on one rank).
 
     Attributes:
         curve: history key -> one value per complete epoch (None for NaN or infinity).
         epochs_completed: complete epochs.
         failure: why training failed (``"loss became nan at epoch 2"``), else None.
         timed_out: whether the deadline stopped training.
+        training_seconds: time spent in the training batches of complete epochs
+            (validation excluded), for throughput.
     """
 
-    def __init__(self, objective: str, deadline: float | None) -> None:
+    def __init__(
+        self,
+        objective: str,
+        deadline: float | None,
+        agree: Callable[[bool], bool] | None = None,
+    ) -> None:
         super().__init__()
         self.objective = objective
         self.deadline = deadline
@@ -41,19 +55,25 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.epochs_completed = 0
         self.failure: str | None = None
         self.timed_out = False
+        self.training_seconds = 0.0
+        self._agree = agree or (lambda vote: vote)
         self._epoch = 0
+        self._epoch_started = 0.0
+        self._last_batch_ended = 0.0
         self._interrupted = False
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
+        self._epoch_started = self._last_batch_ended = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._last_batch_ended = time.perf_counter()
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failure = f"loss became {float(loss)} at epoch {self._epoch + 1}"
-            self._interrupt()
         elif self._past_deadline():
             self.timed_out = True
+        if self._agree(self.failure is not None or self.timed_out):
             self._interrupt()
 
     def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -70,12 +90,14 @@ class TrainingMonitor(keras.callbacks.Callback):
         for key, value in values.items():
             self.curve.setdefault(key, []).append(value)
         self.epochs_completed += 1
+        self.training_seconds += self._last_batch_ended - self._epoch_started
+        # The logs are the same on every rank of a group, so this test agrees by itself.
         if self.objective in values and values[self.objective] is None:
             self.failure = (
                 f"{self.objective} became {float(logs[self.objective])} at epoch {epoch + 1}"
             )
             self.model.stop_training = True
-        elif self._past_deadline() and epoch + 1 < self.params.get("epochs", 0):
+        elif self._agree(self._past_deadline()) and epoch + 1 < self.params.get("epochs", 0):
             self.timed_out = True
             self.model.stop_training = True
 
@@ -90,3 +112,55 @@ class TrainingMonitor(keras.callbacks.Callback):
 def _finite_or_none(value: Any) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+class LearningRateWarmup(keras.callbacks.Callback):
+    """Raises the learning rate linearly from ``start`` to ``target`` over ``steps`` steps.
+
+    The rate is set on the optimizer before each batch (a plain variable, so the saved
+    model and its optimizer need nothing custom to load).
+    """
+
+    def __init__(self, start: float, target: float, steps: int) -> None:
+        super().__init__()
+        self.start, self.target, self.steps = start, target, steps
+        self._step = 0
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._step <= self.steps:
+            fraction = self._step / self.steps
+            self.model.optimizer.learning_rate = self.start + (self.target - self.start) * fraction
+            self._step += 1
+
+
+class GroupMetrics(keras.callbacks.Callback):
+    """Makes an epoch's logs the metrics over all ranks' data, then validates likewise.
+
+    Each rank trains on its own shard, so the training metrics Keras reports are the
+    shard's; summing the metric states over the group turns them into metrics over the
+    whole training data. Validation runs here (not through ``fit``) on the rank's shard
+    of the validation data, with the same summing. Put it first among the callbacks: the
+    others read the logs it completes.
+
+    Args:
+        parallel: the group's :class:`nas.parallel.DataParallel`.
+        valid: this rank's ``(x, y)`` validation shard.
+        batch_size: the validation batch size.
+    """
+
+    def __init__(self, parallel: Any, valid: tuple[Any, Any], batch_size: int) -> None:
+        super().__init__()
+        self.parallel = parallel
+        self.valid = valid
+        self.batch_size = batch_size
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs if logs is not None else {}
+        logs.update(self._group_metrics())
+        x, y = self.valid
+        self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0)
+        logs.update({f"val_{name}": value for name, value in self._group_metrics().items()})
+
+    def _group_metrics(self) -> dict[str, float]:
+        self.parallel.average_metrics(self.model)
+        return {name: float(value) for name, value in self.model.get_metrics_result().items()}

@@ -62,6 +62,13 @@ class TrainingResult:
         hyperparameters: the complete configuration trained with (defaults filled in).
         arch_seq: the architecture.
         seed: the random seed.
+        num_ranks: ranks that trained the model together (data-parallel width).
+        global_batch_size: samples per optimizer step over all ranks (the per-rank
+            ``batch_size`` hyperparameter times ``num_ranks``); None if not reached.
+        samples_per_second: training throughput over all ranks, counting training
+            batches only (not validation); None if no epoch completed.
+        data_parallel: the data-parallel implementation used (``"horovod"`` or
+            ``"mpi"``), None for a single rank.
 
     Example:
         >>> result = train(problem, arch_seq, {"learning_rate": 0.01})
@@ -84,6 +91,10 @@ class TrainingResult:
     hyperparameters: dict[str, Any]
     arch_seq: list[int]
     seed: int
+    num_ranks: int = 1
+    global_batch_size: int | None = None
+    samples_per_second: float | None = None
+    data_parallel: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -111,11 +122,15 @@ class TrainingResult:
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingResult:
         """Rebuild a result from :meth:`to_dict`.
 
+        Fields with defaults may be absent (journals written before they existed).
+
         Raises:
-            TrainingError: if fields are missing or unknown.
+            TrainingError: if required fields are missing or fields are unknown.
         """
-        names = {field.name for field in dataclasses.fields(cls)}
-        missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
+        fields = dataclasses.fields(cls)
+        names = {field.name for field in fields}
+        required = {f.name for f in fields if f.default is dataclasses.MISSING}
+        missing, unknown = sorted(required - set(data)), sorted(set(data) - names)
         if missing or unknown:
             raise TrainingError(
                 f"not a TrainingResult dict: missing fields {missing}, unknown fields {unknown}"

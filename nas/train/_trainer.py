@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +17,19 @@ from nas._imports import import_keras
 from nas.exceptions import ProblemError
 from nas.problem import OPTIMIZERS, Dataset, Problem
 from nas.problem._training_settings import check_training_value
+from nas.train._devices import bind_local_gpu
+from nas.train._group import (
+    RankGroup,
+    open_group,
+    scaled_learning_rate,
+    training_shard,
+    validation_shard,
+    warmup_steps,
+)
 from nas.train._result import Stage, Status, TrainingResult
 
 if TYPE_CHECKING:
+    from nas.parallel import DataParallel
     from nas.space import SearchSpace
     from nas.train._callbacks import TrainingMonitor
 
@@ -62,6 +74,7 @@ def train(
     timeout: float | None = None,
     verbose: int = 0,
     model_path: str | Path | None = None,
+    comm: Any = None,
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -93,6 +106,13 @@ def train(
         verbose: Keras ``fit`` verbosity (0 silent, 1 progress bar, 2 one line per epoch).
         model_path: where to save the trained model (``.keras``) when training succeeds;
             a model that cannot be saved is logged as a warning and the result stays ok.
+            On a group of ranks only the group's first rank saves.
+        comm: an mpi4py communicator of the ranks that train this configuration
+            together, data-parallel (every rank calls ``train`` with the same arguments
+            and gets the same result); None or one rank trains alone. ``batch_size`` is
+            per rank; the rules for sharding, the learning rate and metrics are in
+            :mod:`nas.train._group` and docs/cluster.md. Horovod is used when installed,
+            else a plain mpi4py allreduce (see :func:`nas.parallel.data_parallel`).
 
     Returns:
         A :class:`TrainingResult`.
@@ -112,7 +132,10 @@ def train(
     config = resolve_hyperparameters(problem, hyperparameters, epochs=epochs)
     run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
     deadline_after = _checked_timeout(timeout)
+    group = open_group(comm)
+    run.num_ranks = 1 if group is None else group.size
     stage = Stage.DATA
+    error: str | None = None
     try:
         dataset = problem.load_data()
         stage = Stage.BUILD
@@ -120,14 +143,29 @@ def train(
         stage = Stage.DATA
         _check_inputs(dataset, space)
         stage = Stage.BUILD
-        model = _build_and_compile(problem, space, run)
-        stage = Stage.TRAIN
-        monitor = _fit(model, problem, dataset, run, deadline_after, verbose)
-    except Exception as error:
+        model = _build(space, run)
+        if group is None:
+            _compile(model, problem, run)
+    except Exception as exception:
         logger.debug("training %s failed at stage %s", run.arch_seq, stage, exc_info=True)
-        return run.result(Status.FAILED, error=_describe(error), error_stage=stage)
+        error = _describe(exception)
+    if group is not None:
+        # Before the first collective: a rank that failed alone must not leave the
+        # others waiting in it.
+        error = group.first_error(error)
+    if error is not None:
+        return run.result(Status.FAILED, error=error, error_stage=stage)
+    stage = Stage.TRAIN
+    try:
+        if group is None:
+            monitor = _fit(model, problem, dataset, run, deadline_after, verbose)
+        else:
+            monitor = _fit_on_group(model, problem, dataset, run, deadline_after, group)
+    except Exception as exception:
+        logger.debug("training %s failed", run.arch_seq, exc_info=True)
+        return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
     result = _outcome(problem, run, monitor)
-    if result.ok and model_path is not None:
+    if result.ok and model_path is not None and (group is None or group.is_leader):
         _save(model, Path(model_path))
     return result
 
@@ -153,6 +191,10 @@ class _Run:
     training_time: float | None = None
     learning_curve: dict[str, list[float | None]] = field(default_factory=dict)
     epochs_trained: int = 0
+    num_ranks: int = 1
+    samples_per_epoch: int | None = None
+    samples_per_second: float | None = None
+    data_parallel: str | None = None
 
     def result(
         self, status: Status, objective: float | None = None, **errors: Any
@@ -172,26 +214,50 @@ class _Run:
             hyperparameters=self.hyperparameters,
             arch_seq=self.arch_seq,
             seed=self.seed,
+            num_ranks=self.num_ranks,
+            global_batch_size=self.hyperparameters["batch_size"] * self.num_ranks,
+            samples_per_second=self.samples_per_second,
+            data_parallel=self.data_parallel,
         )
 
 
-def _build_and_compile(problem: Problem, space: SearchSpace, run: _Run) -> Any:
+def _build(space: SearchSpace, run: _Run) -> Any:
     keras = import_keras()
+    bind_local_gpu()
     # Models of earlier runs in this process would otherwise keep their graphs and
     # layer-name counters alive: runs would slow down and name layers differently.
     keras.backend.clear_session()
     keras.utils.set_random_seed(run.seed)
     start = time.perf_counter()
     model = space.build(run.arch_seq)
-    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[run.hyperparameters["optimizer"]])
-    model.compile(
-        optimizer=optimizer_class(learning_rate=run.hyperparameters["learning_rate"]),
-        loss=problem.loss,
-        metrics=list(problem.metrics),
-    )
     run.num_parameters = int(model.count_params())
     run.build_time = time.perf_counter() - start
     return model
+
+
+def _compile(
+    model: Any,
+    problem: Problem,
+    run: _Run,
+    learning_rate: float | None = None,
+    parallel: DataParallel | None = None,
+) -> None:
+    keras = import_keras()
+    start = time.perf_counter()
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[run.hyperparameters["optimizer"]])
+    optimizer = optimizer_class(
+        learning_rate=run.hyperparameters["learning_rate"]
+        if learning_rate is None
+        else learning_rate
+    )
+    model.compile(
+        optimizer=optimizer if parallel is None else parallel.distribute(optimizer),
+        loss=problem.loss,
+        metrics=list(problem.metrics),
+        # Collectives in the train step are not XLA operations.
+        jit_compile="auto" if parallel is None else False,
+    )
+    run.build_time = (run.build_time or 0.0) + time.perf_counter() - start
 
 
 def _fit(
@@ -202,37 +268,100 @@ def _fit(
     timeout: float | None,
     verbose: int,
 ) -> TrainingMonitor:
-    keras = import_keras()
-    from nas.train._callbacks import TrainingMonitor
-
-    start = time.perf_counter()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    monitor = TrainingMonitor(problem.objective, deadline)
-    callbacks = [monitor]
-    if run.hyperparameters["patience"] > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=problem.objective,
-                mode=problem.direction,
-                patience=run.hyperparameters["patience"],
-            )
-        )
-    try:
-        x_train, y_train = dataset.train
+    x_train, y_train = dataset.train
+    monitor = _monitor(problem, timeout)
+    run.samples_per_epoch = len(y_train)
+    with _timed(run, monitor):
         model.fit(
             x_train,
             y_train,
             batch_size=run.hyperparameters["batch_size"],
             epochs=run.hyperparameters["epochs"],
             validation_data=dataset.valid,
-            callbacks=callbacks,
+            callbacks=[monitor, *_early_stopping(problem, run)],
             verbose=verbose,
         )
+    return monitor
+
+
+def _fit_on_group(
+    model: Any,
+    problem: Problem,
+    dataset: Dataset,
+    run: _Run,
+    timeout: float | None,
+    group: RankGroup,
+) -> TrainingMonitor:
+    """Data-parallel training on ``group``: the rules are in :mod:`nas.train._group`."""
+    from nas.parallel import data_parallel
+    from nas.train._callbacks import GroupMetrics, LearningRateWarmup
+
+    batch_size = run.hyperparameters["batch_size"]
+    epochs = run.hyperparameters["epochs"]
+    base_rate = run.hyperparameters["learning_rate"]
+    x_train, y_train = training_shard(dataset.train, group.rank, group.size)
+    valid = validation_shard(dataset.valid, group.rank, group.size)
+    steps_per_epoch = math.ceil(len(y_train) / batch_size)
+    with data_parallel(group.comm) as parallel:
+        run.data_parallel = parallel.name
+        _compile(model, problem, run, base_rate, parallel)
+        parallel.broadcast_weights(model)
+        monitor = _monitor(problem, timeout, agree=parallel.any)
+        run.samples_per_epoch = len(y_train) * group.size
+        target_rate = scaled_learning_rate(base_rate, group.size)
+        with _timed(run, monitor):
+            model.fit(
+                x_train,
+                y_train,
+                batch_size=batch_size,
+                epochs=epochs,
+                callbacks=[
+                    GroupMetrics(parallel, valid, batch_size),
+                    LearningRateWarmup(
+                        base_rate, target_rate, warmup_steps(steps_per_epoch, epochs)
+                    ),
+                    monitor,
+                    *_early_stopping(problem, run),
+                ],
+                verbose=0,
+            )
+        monitor.failure, monitor.timed_out = group.outcome(monitor.failure, monitor.timed_out)
+    return monitor
+
+
+def _monitor(
+    problem: Problem, timeout: float | None, agree: Callable[[bool], bool] | None = None
+) -> TrainingMonitor:
+    from nas.train._callbacks import TrainingMonitor
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    return TrainingMonitor(problem.objective, deadline, agree)
+
+
+def _early_stopping(problem: Problem, run: _Run) -> list[Any]:
+    patience = run.hyperparameters["patience"]
+    if patience == 0:
+        return []
+    keras = import_keras()
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor=problem.objective, mode=problem.direction, patience=patience
+        )
+    ]
+
+
+@contextmanager
+def _timed(run: _Run, monitor: TrainingMonitor) -> Iterator[None]:
+    """Record training time, curve and throughput, also when ``fit`` raises half way."""
+    start = time.perf_counter()
+    try:
+        yield
     finally:
-        # A run that raised half way still reports how far it got.
         run.training_time = time.perf_counter() - start
         run.learning_curve, run.epochs_trained = monitor.curve, monitor.epochs_completed
-    return monitor
+        if monitor.epochs_completed and monitor.training_seconds > 0:
+            samples = monitor.epochs_completed * (run.samples_per_epoch or 0)
+            run.samples_per_second = samples / monitor.training_seconds
 
 
 def _outcome(problem: Problem, run: _Run, monitor: TrainingMonitor) -> TrainingResult:

@@ -39,7 +39,7 @@ def test_serial_search_writes_journal_results_and_settings(tmp_path):
     rows = read_results(tmp_path)
     columns = list(rows[0])
     assert columns[:3] == ["trial_id", "arch_seq", "arch_hash"]
-    assert columns[-10:] == [
+    assert columns[-14:] == [
         "objective",
         "status",
         "error",
@@ -50,8 +50,12 @@ def test_serial_search_writes_journal_results_and_settings(tmp_path):
         "worker",
         "num_parameters",
         "epochs_trained",
+        "num_ranks",
+        "global_batch_size",
+        "samples_per_second",
+        "data_parallel",
     ]
-    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-10])
+    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-14])
     assert [row["status"] for row in rows] == ["ok"] * 3
     assert all(float(row["objective"]) > 0.5 for row in rows)
     assert json.loads(rows[0]["arch_seq"]) == list(results.trials[0].config.arch_seq)

@@ -94,8 +94,10 @@ def test_missing_training_hyperparameters_are_fixed_at_trainer_defaults():
         "batch_size",
         "optimizer",
         "patience",
+        "num_ranks",
     ]
     assert problem.hyperparameters["batch_size"] == Constant(32)
+    assert problem.hyperparameters["num_ranks"] == Constant(1)
     assert problem.hyperparameters["optimizer"] == Constant("adam")
     assert problem.hyperparameters.default()["epochs"] == 2
 

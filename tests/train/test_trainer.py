@@ -142,6 +142,7 @@ def test_missing_hyperparameters_take_the_problem_defaults(problem):
         "optimizer": "sgd",
         "epochs": 3,
         "patience": 0,
+        "num_ranks": 1,
     }
 
 

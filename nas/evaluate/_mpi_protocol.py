@@ -1,0 +1,108 @@
+"""The messages between rank 0 (the driver) and the worker ranks of the MPI evaluator.
+
+Nothing here imports MPI. Messages are small frozen dataclasses sent with mpi4py's
+pickling ``send``/``recv``; the evaluation function travels as bytes pickled once on
+rank 0 and unpickled on the worker inside the worker's error handling, so that a
+function a worker cannot import becomes a failed trial, not a dead worker loop.
+
+Rank 0 sends each rank of a group a :class:`Task` (tag :data:`TASK`); every rank of the
+group answers with a :class:`Done` (tag :data:`DONE`) when it has finished, the group's
+first rank with the result in it. An empty message with tag :data:`STOP` ends a worker's
+loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Rank 0 -> worker: evaluate a config.
+TASK = 1
+#: Worker -> rank 0: this rank is free again (with the result, from a group's first rank).
+DONE = 2
+#: Rank 0 -> worker: leave the loop.
+STOP = 3
+
+#: ``Create_group`` tags, kept apart from the message tags above. The worker ranks make
+#: one communicator of their own at start-up (to find their node-local rank) ...
+WORKERS_GROUP_TAG = 99
+#: ... and each group of an evaluation one more, tagged by the evaluation's number.
+#: MPI guarantees tags up to 32767 only.
+_GROUP_TAG_BASE = 100
+_GROUP_TAG_SPAN = 32767 - _GROUP_TAG_BASE
+
+
+def group_tag(evaluation_id: int) -> int:
+    """The ``Create_group`` tag of an evaluation's group of ranks."""
+    return _GROUP_TAG_BASE + evaluation_id % _GROUP_TAG_SPAN
+
+
+@dataclass(frozen=True)
+class Task:
+    """Evaluate ``config`` on the group of world ranks ``ranks`` (lowest first)."""
+
+    evaluation_id: int
+    ranks: tuple[int, ...]
+    config: dict[str, Any]  # Config.to_dict()
+    problem_reference: str
+    timeout: float | None
+    models_directory: Path | None
+    function: bytes  # the pickled EvaluationFunction
+
+
+@dataclass(frozen=True)
+class Done:
+    """``rank`` has finished its part of evaluation ``evaluation_id`` and is free again.
+
+    ``result`` (TrainingResult.to_dict()) comes from the group's first rank only;
+    ``error`` says why this rank's part failed, if it did (for the others' reasons in
+    the record of a group that overran).
+    """
+
+    evaluation_id: int
+    rank: int
+    result: dict[str, Any] | None
+    error: str | None
+
+
+def describe_ranks(ranks: Iterable[int]) -> str:
+    """``"rank 3"``, ``"ranks 3-4"``, ``"ranks 3,5"``, ``"ranks 1-3,6"``: a trial's worker."""
+    ordered = sorted(ranks)
+    if len(ordered) == 1:
+        return f"rank {ordered[0]}"
+    runs: list[list[int]] = []
+    for rank in ordered:
+        if runs and rank == runs[-1][-1] + 1:
+            runs[-1].append(rank)
+        else:
+            runs.append([rank])
+    parts = [str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs]
+    return "ranks " + ",".join(parts)
+
+
+class Backoff:
+    """Sleeps between polls: short at first, longer while nothing arrives.
+
+    MPI has no receive with a timeout, and a blocking receive spins a core in Open MPI,
+    so both sides poll (``improbe``) and sleep in between: a fraction of a millisecond
+    at first, for low latency when messages come in bursts, growing to ``longest`` so
+    that a rank waiting for long costs next to no CPU.
+    """
+
+    def __init__(self, first: float = 1e-4, longest: float = 5e-3) -> None:
+        self.first = first
+        self.longest = longest
+        self._next = first
+
+    def reset(self) -> None:
+        """Something arrived: poll fast again."""
+        self._next = self.first
+
+    def sleep(self, limit: float | None = None) -> None:
+        """Sleep the current interval (at most ``limit`` seconds), then lengthen it."""
+        pause = self._next if limit is None else max(0.0, min(self._next, limit))
+        time.sleep(pause)
+        self._next = min(self._next * 2, self.longest)

@@ -1,0 +1,144 @@
+"""The loop of the MPI evaluator's worker ranks: every rank but 0 runs :func:`serve`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import time
+from typing import Any
+
+from nas.evaluate._evaluation import unreported_result
+from nas.evaluate._mpi_protocol import (
+    DONE,
+    STOP,
+    TASK,
+    WORKERS_GROUP_TAG,
+    Backoff,
+    Done,
+    Task,
+    group_tag,
+)
+from nas.train import Stage, Status, TrainingResult
+from nas.trial import Config
+
+logger = logging.getLogger("nas.evaluate.mpi")
+
+#: The environment variable a worker rank sets to its rank among the worker ranks of
+#: its node (0, 1, ...), before its first evaluation: the trainer binds a GPU by it.
+LOCAL_RANK_VARIABLE = "NAS_LOCAL_RANK"
+
+
+def serve(comm: Any = None) -> None:
+    """Evaluate what rank 0's :class:`~nas.evaluate.MPIEvaluator` sends, until it stops us.
+
+    Run this on every rank except 0 of ``comm`` (default: ``MPI.COMM_WORLD``) while rank 0
+    runs the driver with an ``MPIEvaluator`` on the same communicator. Each task names a
+    group of ranks; for a group of more than one, its ranks create a communicator of
+    their own (only they take part) and call the evaluation function with it as
+    ``comm=``. Only the group's first rank gets the models directory and reports the
+    result; every rank tells rank 0 when it is free again. An exception raised by the
+    function becomes a failed result: it never ends this loop. The loop returns when
+    rank 0 closes the evaluator.
+
+    Before the first task, this sets ``NAS_LOCAL_RANK`` to the rank's index among the
+    worker ranks on its node (collective over the worker ranks, not rank 0).
+
+    Example:
+        >>> from mpi4py import MPI
+        >>> if MPI.COMM_WORLD.rank == 0:
+        ...     with MPIEvaluator("problems.digits:problem") as evaluator:
+        ...         Driver(problem, search, evaluator, directory, max_evals=100, settings={}).run()
+        ... else:
+        ...     serve()
+    """
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    rank = comm.Get_rank()
+    if rank == 0:
+        raise RuntimeError(
+            "serve() runs on the worker ranks; rank 0 runs the driver with an MPIEvaluator"
+        )
+    os.environ[LOCAL_RANK_VARIABLE] = str(_node_local_rank(comm))
+    status = MPI.Status()
+    backoff = Backoff()
+    while True:
+        message = comm.improbe(source=0, tag=MPI.ANY_TAG, status=status)
+        if message is None:
+            backoff.sleep()
+            continue
+        backoff.reset()
+        payload = message.recv()
+        tag = status.Get_tag()
+        if tag == STOP:
+            return
+        if tag != TASK or not isinstance(payload, Task):
+            logger.error("rank %d: ignoring an unexpected message (tag %d) from rank 0", rank, tag)
+            continue
+        # A blocking send: a large result (rendezvous protocol) must reach rank 0
+        # before this rank takes another task; rank 0 receives until its ranks are free.
+        comm.send(_run(payload, comm, rank), dest=0, tag=DONE)
+
+
+def _node_local_rank(comm: Any) -> int:
+    """This rank's index among the worker ranks (not rank 0) on its node."""
+    from mpi4py import MPI
+
+    world_group = comm.Get_group()
+    workers_group = world_group.Excl([0])
+    # Create_group is collective over the workers only: rank 0 need not take part.
+    workers = comm.Create_group(workers_group, tag=WORKERS_GROUP_TAG)
+    node = workers.Split_type(MPI.COMM_TYPE_SHARED)
+    local_rank = node.Get_rank()
+    for handle in (node, workers, workers_group, world_group):
+        handle.Free()
+    return local_rank
+
+
+def _run(task: Task, comm: Any, rank: int) -> Done:
+    """Run this rank's part of ``task``; whatever happens, say so in a :class:`Done`."""
+    started_at = time.time()
+    config = Config.from_dict(task.config)
+    first = rank == task.ranks[0]
+    group_comm = None
+    try:
+        function = pickle.loads(task.function)  # pickled by rank 0: trusted
+        if len(task.ranks) > 1:
+            group_comm = _create_group(comm, task)
+        result = function(
+            task.problem_reference,
+            config,
+            task.timeout,
+            task.models_directory if first else None,
+            comm=group_comm,
+        )
+        if not isinstance(result, TrainingResult):
+            raise TypeError(
+                f"the evaluation function returned {type(result).__name__}, "
+                "not a TrainingResult"
+            )
+    # SystemExit too: a training script calling sys.exit() must not end the worker loop.
+    except (Exception, SystemExit) as error:
+        reason = f"{type(error).__name__}: {error} (on rank {rank})"
+        result = unreported_result(config, started_at, Status.FAILED, reason, Stage.SETUP)
+    finally:
+        if group_comm is not None:
+            group_comm.Free()
+    return Done(
+        task.evaluation_id,
+        rank,
+        result.to_dict() if first else None,
+        None if result.ok else (result.error or str(result.status)),
+    )
+
+
+def _create_group(comm: Any, task: Task) -> Any:
+    """The communicator of the task's group (collective over the group's ranks only)."""
+    world_group = comm.Get_group()
+    group = world_group.Incl(list(task.ranks))
+    try:
+        return comm.Create_group(group, tag=group_tag(task.evaluation_id))
+    finally:
+        group.Free()
+        world_group.Free()
