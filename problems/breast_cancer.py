@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
@@ -39,21 +41,42 @@ def load_data() -> Dataset:
     )
 
 
-problem = Problem(
+HYPERPARAMETERS: dict[str, Any] = {
+    "batch_size": Int(16, 128, log=True, default=32),
+    "learning_rate": Float(1e-4, 1e-1, log=True, default=3e-3),
+    "optimizer": Categorical(["adam", "rmsprop", "adamw"]),
+    "epochs": 10,
+    "patience": 3,
+}
+
+
+def _problem(name: str, hyperparameters: dict[str, Any], description: str) -> Problem:
+    return Problem(
+        name,
+        load_data,
+        "spaces.dense_skip:dense_skip_space",
+        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 5},
+        hyperparameters=hyperparameters,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        objective="val_accuracy",
+        direction="max",
+        description=description,
+    )
+
+
+#: Architecture and hyperparameters, one configuration per rank.
+problem = _problem(
     "breast_cancer",
-    load_data,
-    "spaces.dense_skip:dense_skip_space",
-    space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 5},
-    hyperparameters={
-        "batch_size": Int(16, 128, log=True, default=32),
-        "learning_rate": Float(1e-4, 1e-1, log=True, default=3e-3),
-        "optimizer": Categorical(["adam", "rmsprop", "adamw"]),
-        "epochs": 10,
-        "patience": 3,
-    },
-    loss="sparse_categorical_crossentropy",
-    metrics=["accuracy"],
-    objective="val_accuracy",
-    direction="max",
-    description="Wisconsin breast cancer (scikit-learn): 30 features, malignant or benign.",
+    HYPERPARAMETERS,
+    "Wisconsin breast cancer (scikit-learn): 30 features, malignant or benign.",
+)
+
+#: The same, where each configuration also chooses its data-parallel width: ``num_ranks``
+#: ranks train it together (``batch_size`` is per rank). Needs ``--evaluator mpi``.
+parallel_problem = _problem(
+    "breast_cancer_parallel",
+    {**HYPERPARAMETERS, "num_ranks": Categorical([1, 2])},
+    "Wisconsin breast cancer (scikit-learn): 30 features, malignant or benign."
+    " Data-parallel width searched too.",
 )

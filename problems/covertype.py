@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
@@ -78,21 +80,42 @@ def generate(num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(columns, axis=1), labels
 
 
-problem = Problem(
+HYPERPARAMETERS: dict[str, Any] = {
+    "batch_size": Int(128, 1024, log=True, default=512),
+    "learning_rate": Float(1e-4, 3e-2, log=True, default=3e-3),
+    "optimizer": Categorical(["adam", "rmsprop", "adamw"]),
+    "epochs": 3,
+    "patience": 2,
+}
+
+
+def _problem(name: str, hyperparameters: dict[str, Any], description: str) -> Problem:
+    return Problem(
+        name,
+        load_data,
+        "spaces.dense_skip:dense_skip_space",
+        space_kwargs={"input_shape": [NUM_FEATURES], "output_units": 7, "num_layers": 10},
+        hyperparameters=hyperparameters,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        objective="val_accuracy",
+        direction="max",
+        description=description,
+    )
+
+
+#: Architecture and hyperparameters, one configuration per rank.
+problem = _problem(
     "covertype",
-    load_data,
-    "spaces.dense_skip:dense_skip_space",
-    space_kwargs={"input_shape": [NUM_FEATURES], "output_units": 7, "num_layers": 10},
-    hyperparameters={
-        "batch_size": Int(128, 1024, log=True, default=512),
-        "learning_rate": Float(1e-4, 3e-2, log=True, default=3e-3),
-        "optimizer": Categorical(["adam", "rmsprop", "adamw"]),
-        "epochs": 3,
-        "patience": 2,
-    },
-    loss="sparse_categorical_crossentropy",
-    metrics=["accuracy"],
-    objective="val_accuracy",
-    direction="max",
-    description="Synthetic Covertype-shaped data: 54 features, 7 imbalanced classes.",
+    HYPERPARAMETERS,
+    "Synthetic Covertype-shaped data: 54 features, 7 imbalanced classes.",
+)
+
+#: The same, where each configuration also chooses its data-parallel width: ``num_ranks``
+#: ranks train it together (``batch_size`` is per rank). Needs ``--evaluator mpi``.
+parallel_problem = _problem(
+    "covertype_parallel",
+    {**HYPERPARAMETERS, "num_ranks": Categorical([1, 2, 4])},
+    "Synthetic Covertype-shaped data: 54 features, 7 imbalanced classes."
+    " Data-parallel width searched too.",
 )

@@ -5,6 +5,8 @@ Examples::
     nas-search --problem problems.breast_cancer:problem --search regevo --max-evals 50 \\
                --out runs/breast_cancer
     nas-search --resume runs/breast_cancer --max-evals 100   # continue, with a larger budget
+    mpirun -np 9 nas-search --problem problems.covertype:parallel_problem --search agebo \
+               --evaluator mpi --max-evals 200 --out runs/covertype   # 8 training ranks
 """
 
 from __future__ import annotations
@@ -57,7 +59,12 @@ class SearchCommand(Command):
         )
         parser.add_argument("--search", choices=sorted(SEARCHES), help="default: regevo")
         parser.add_argument("--max-evals", type=positive_int, help="evaluations (default 100)")
-        parser.add_argument("--evaluator", choices=EVALUATORS, help="default: process")
+        parser.add_argument(
+            "--evaluator",
+            choices=EVALUATORS,
+            help="process: a pool of worker processes (default); serial: in this process; "
+            "mpi: under mpirun, rank 0 drives and the other ranks train",
+        )
         parser.add_argument(
             "--workers",
             dest="num_workers",
@@ -91,7 +98,8 @@ class SearchCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         settings = _settings(args)
         results = run_search(**settings, progress=not args.no_progress)
-        _print_summary(results, args.top)
+        if results is not None:  # None on the worker ranks of the MPI evaluator
+            _print_summary(results, args.top)
         return 0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,15 @@ from typing import Any
 from nas.driver._driver import Driver, best_trials, observation
 from nas.driver._journal import JOURNAL_NAME, read_journal
 from nas.driver._model_keeper import MODELS_FOLDER
-from nas.evaluate import Evaluator, ProcessPoolEvaluator, SerialEvaluator
+from nas.evaluate import (
+    Evaluator,
+    MPIEvaluator,
+    ProcessPoolEvaluator,
+    SerialEvaluator,
+    serve,
+)
 from nas.problem import Problem, load_problem
+from nas.problem._training_settings import extreme_values
 from nas.search import AMBS, AgEBO, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
@@ -23,7 +32,7 @@ SEARCHES: dict[str, type[Search]] = {
     "agebo": AgEBO,
     "ambs": AMBS,
 }
-EVALUATORS = ("process", "serial")
+EVALUATORS = ("process", "serial", "mpi")
 #: Settings a resumed search may change; any other difference is refused.
 _CHANGEABLE = {"max_evals", "timeout", "num_workers", "eval_timeout", "evaluator", "keep_models"}
 
@@ -56,7 +65,7 @@ def run_search(
     keep_models: int = 3,
     resume: bool = False,
     progress: bool = True,
-) -> SearchResults:
+) -> SearchResults | None:
     """Search ``problem`` and write the journal and ``results.csv`` to ``out``.
 
     Args:
@@ -65,7 +74,9 @@ def run_search(
         search: one of :data:`SEARCHES` (``random``, ``regevo``, ``agebo``, ``ambs``).
         max_evals: finished evaluations to reach (failed ones count).
         num_workers: parallel evaluations (default: the CPU cores).
-        evaluator: ``"process"`` (a pool of worker processes) or ``"serial"``.
+        evaluator: ``"process"`` (a pool of worker processes), ``"serial"``, or
+            ``"mpi"`` (under ``mpirun``: every rank calls ``run_search``; rank 0 drives
+            and returns the results, the other ranks train and return None).
         seed: seed of the search and, through it, of every training.
         timeout: wall-clock seconds after which the search stops starting evaluations.
         eval_timeout: seconds of training allowed per evaluation.
@@ -76,7 +87,12 @@ def run_search(
         progress: show a progress bar.
 
     Returns:
-        The :class:`SearchResults`.
+        The :class:`SearchResults` (None on the worker ranks of the MPI evaluator).
+
+    Raises:
+        ValueError: for a directory that holds a search (without ``resume``), settings
+            that differ from the recorded ones on resume, or a problem whose
+            ``num_ranks`` is wider than the evaluator can run.
 
     Worker processes are started with ``spawn`` (forking TensorFlow is unsafe), which
     re-imports the main module: in a script, call this under
@@ -89,7 +105,33 @@ def run_search(
     """
     settings = _settings(locals())
     directory = Path(out)
-    loaded_problem = load_problem(problem)
+    models = directory / MODELS_FOLDER if keep_models else None
+    if evaluator == "mpi":
+        comm = mpi_world()
+        if comm.Get_rank() != 0:
+            serve(comm)
+            return None
+        # Made before anything can fail: closing it releases the worker ranks, which
+        # would otherwise wait for tasks forever.
+        with MPIEvaluator(problem, comm, timeout=eval_timeout, models_directory=models) as pool:
+            return _search(settings, directory, resume, lambda: contextlib.nullcontext(pool))
+    return _search(
+        settings,
+        directory,
+        resume,
+        lambda: make_evaluator(evaluator, problem, num_workers, eval_timeout, models),
+        progress,
+    )
+
+
+def _search(
+    settings: dict[str, Any],
+    directory: Path,
+    resume: bool,
+    open_evaluator: Callable[[], AbstractContextManager[Evaluator]],
+    progress: bool = True,
+) -> SearchResults:
+    loaded_problem = load_problem(settings["problem"])
     history = read_journal(directory) if resume else None
     if history is not None:
         _check_resumable(directory, history.settings, settings)
@@ -98,30 +140,54 @@ def run_search(
             f"{directory} already holds a search; pass resume=True (--resume) to continue "
             "it, or choose another output directory"
         )
-    search_object = make_search(search, loaded_problem, seed, search_kwargs)
+    seed = settings["seed"]
+    search_object = make_search(settings["search"], loaded_problem, seed, settings["search_kwargs"])
     if history is not None:
         search_object.tell([observation(trial, loaded_problem) for trial in history.finished])
         if history.search_state is not None:
             search_object.set_state(history.search_state)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "settings.json").write_text(json.dumps(settings, indent=2))
-    models = directory / MODELS_FOLDER if keep_models else None
-    with make_evaluator(evaluator, problem, num_workers, eval_timeout, models) as backend:
+    with open_evaluator() as backend:
+        check_widths(loaded_problem, backend, settings["evaluator"])
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "settings.json").write_text(json.dumps(settings, indent=2))
         driver = Driver(
             loaded_problem,
             search_object,
             backend,
             directory,
-            max_evals,
+            settings["max_evals"],
             settings,
-            timeout=timeout,
+            timeout=settings["timeout"],
             seed=seed,
             history=history,
-            keep_models=keep_models,
+            keep_models=settings["keep_models"],
             progress=progress,
         )
         trials = driver.run()
     return SearchResults(trials, loaded_problem, directory)
+
+
+def check_widths(problem: Problem, evaluator: Evaluator, name: str) -> None:
+    """Refuse a problem whose ``num_ranks`` can exceed what the evaluator runs."""
+    widest = max(extreme_values(problem.hyperparameters["num_ranks"]))
+    if widest > evaluator.max_width:
+        raise ValueError(
+            f"problem {problem.name!r} asks for up to num_ranks={widest} ranks per "
+            f"evaluation, but the {name} evaluator runs at most {evaluator.max_width}: "
+            f"use --evaluator mpi with at least {widest + 1} ranks (one drives), or "
+            "narrow num_ranks"
+        )
+
+
+def mpi_world() -> Any:
+    """MPI's world communicator, or a clear error when mpi4py is missing."""
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        raise ImportError(
+            "the MPI evaluator needs mpi4py: run scripts/setup.sh or pip install 'nas[mpi]'"
+        ) from error
+    return MPI.COMM_WORLD
 
 
 def make_search(

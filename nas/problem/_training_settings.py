@@ -221,7 +221,13 @@ def training_space(space: HyperparameterSpace) -> HyperparameterSpace:
     configuration names all of them and a training run is fully recorded.
     """
     for name, hyperparameter in space.items():
-        for value in _extreme_values(hyperparameter):
+        if name == "num_ranks" and not isinstance(hyperparameter, (Constant, Categorical)):
+            # A range of ints would also hold widths that are not powers of two.
+            raise ProblemError(
+                f"hyperparameter 'num_ranks' = {hyperparameter!r}: expected a constant or a "
+                "Categorical of powers of two, e.g. Categorical([1, 2, 4])"
+            )
+        for value in extreme_values(hyperparameter):
             check_training_value(name, value)
     completed: dict[str, Hyperparameter] = dict(space)
     for name, item in TRAINING_HYPERPARAMETERS.items():
@@ -229,7 +235,7 @@ def training_space(space: HyperparameterSpace) -> HyperparameterSpace:
     return HyperparameterSpace(completed)
 
 
-def _extreme_values(hyperparameter: Hyperparameter) -> list[Any]:
+def extreme_values(hyperparameter: Hyperparameter) -> list[Any]:
     """Values that are all valid exactly when every value of ``hyperparameter`` is."""
     if isinstance(hyperparameter, Constant):
         return [hyperparameter.value]

@@ -195,3 +195,16 @@ def test_nas_search_on_a_shipped_problem_with_the_process_pool(tmp_path, capsys)
     assert all(float(row["objective"]) > 0.7 for row in rows)  # majority class: 0.63
     assert len(list((out / "models").iterdir())) == 2
     assert "2 evaluations (0 failed)" in capsys.readouterr().out
+
+
+def test_a_problem_wider_than_the_evaluator_is_refused_before_any_evaluation(tmp_path):
+    with pytest.raises(ValueError, match=r"num_ranks=2 .* serial evaluator runs at most 1"):
+        run_search(
+            "problems.breast_cancer:parallel_problem",
+            tmp_path,
+            "random",
+            max_evals=2,
+            evaluator="serial",
+            progress=False,
+        )
+    assert not (tmp_path / "journal.jsonl").exists()

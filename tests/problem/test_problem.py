@@ -265,3 +265,12 @@ def test_known_names_are_accepted_by_keras():
         assert keras.losses.get(name) is not None, name
     for name in METRICS - {"acc"}:  # compile() alone understands "acc"
         assert keras.metrics.get(name) is not None, name
+
+
+def test_num_ranks_must_be_powers_of_two_given_as_choices():
+    problem = make_problem(hyperparameters={"num_ranks": Categorical([1, 2, 4])})
+    assert problem.hyperparameters["num_ranks"] == Categorical([1, 2, 4])
+    with pytest.raises(ProblemError, match=r"'num_ranks' = 3: expected a power of two >= 1"):
+        make_problem(hyperparameters={"num_ranks": Categorical([1, 3])})
+    with pytest.raises(ProblemError, match=r"'num_ranks' = Int\(1, 4, .*Categorical of powers"):
+        make_problem(hyperparameters={"num_ranks": Int(1, 4)})

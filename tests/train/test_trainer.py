@@ -190,6 +190,11 @@ def test_train_reports_the_best_epoch_and_the_learning_curve(problem):
     assert result.build_time > 0 and result.training_time > 0
     assert result.started_at < result.finished_at
     assert result.hyperparameters["learning_rate"] == 0.05 and result.arch_seq == DENSE_RELU
+    # One rank: the global batch is the batch; throughput counts 3 epochs of 240 samples
+    # over the training batches only, so it exceeds samples / whole training time.
+    assert result.num_ranks == 1 and result.data_parallel is None
+    assert result.global_batch_size == 32
+    assert result.samples_per_second > 3 * 240 / result.training_time
     assert_json_without_sentinels(result)
 
 
