@@ -20,12 +20,16 @@ The rules, in one place (docs/cluster.md repeats them):
   taken from values every rank shares, so all ranks stop after the same step.
 * Errors while loading data or building the model are exchanged before the first
   collective: one failing rank fails the evaluation on all of them.
+* **Replicas must agree.** After training, the ranks compare a digest of their weights;
+  an evaluation whose ranks ended with different weights (a broken allreduce, a
+  non-deterministic custom op) fails instead of reporting one rank's numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +60,18 @@ class RankGroup:
         """The group's first rank: the one that reports the result and writes files."""
         return self.rank == 0
 
-    def first_error(self, error: str | None) -> str | None:
-        """Collective: the first rank's error (named by rank), or None if no rank failed."""
-        errors = self.comm.allgather(error)
-        return next((f"rank {rank}: {e}" for rank, e in enumerate(errors) if e), None)
+    def first_error(self, error: str | None, stage: Any) -> tuple[str | None, Any]:
+        """Collective: the first failing rank's error (named by rank) and stage, else
+        ``(None, stage)``."""
+        reports = self.comm.allgather((error, stage))
+        for rank, (message, where) in enumerate(reports):
+            if message:
+                return f"rank {rank}: {message}", where
+        return None, stage
+
+    def weights_differ(self, weights: Sequence[np.ndarray]) -> bool:
+        """Collective: whether the ranks' ``weights`` are not all bit-identical."""
+        return len(set(self.comm.allgather(weights_digest(weights)))) > 1
 
     def outcome(self, failure: str | None, timed_out: bool) -> tuple[str | None, bool]:
         """Collective: the group's failure (any rank's) and whether any rank timed out."""
@@ -102,6 +114,16 @@ def scaled_learning_rate(learning_rate: float, num_ranks: int) -> float:
 def warmup_steps(steps_per_epoch: int, epochs: int) -> int:
     """Optimizer steps of the warm-up: ``min(5, epochs / 4)`` epochs, at least one step."""
     return max(1, math.ceil(steps_per_epoch * min(WARMUP_EPOCHS, epochs / 4)))
+
+
+def weights_digest(weights: Sequence[np.ndarray]) -> str:
+    """A SHA-256 digest of arrays' shapes, types and bytes."""
+    digest = hashlib.sha256()
+    for array in weights:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _take(data: tuple[Any, np.ndarray], indices: np.ndarray) -> tuple[Any, np.ndarray]:

@@ -152,7 +152,7 @@ def train(
     if group is not None:
         # Before the first collective: a rank that failed alone must not leave the
         # others waiting in it.
-        error = group.first_error(error)
+        error, stage = group.first_error(error, stage)
     if error is not None:
         return run.result(Status.FAILED, error=error, error_stage=stage)
     stage = Stage.TRAIN
@@ -325,6 +325,8 @@ def _fit_on_group(
                 ],
                 verbose=0,
             )
+        if group.weights_differ(model.get_weights()) and monitor.failure is None:
+            monitor.failure = "the ranks' weights differ after training (replicas diverged)"
         monitor.failure, monitor.timed_out = group.outcome(monitor.failure, monitor.timed_out)
     return monitor
 

@@ -13,6 +13,7 @@ from nas.train._group import (
     training_shard,
     validation_shard,
     warmup_steps,
+    weights_digest,
 )
 
 
@@ -101,3 +102,42 @@ def test_warmup_raises_the_rate_linearly_then_holds_it():
         verbose=0,
     )
     assert seen == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05, 0.05])
+
+
+class FakeGroupComm:
+    """Stands in for a 2-rank communicator whose other rank passed ``other``."""
+
+    def __init__(self, other):
+        self.other = other
+
+    def Get_size(self) -> int:  # noqa: N802 - mpi4py's name
+        return 2
+
+    def Get_rank(self) -> int:  # noqa: N802
+        return 0
+
+    def allgather(self, value):
+        return [value, self.other]
+
+
+def test_weights_that_differ_by_one_bit_are_caught():
+    weights = [np.ones((2, 3), np.float32), np.zeros(3, np.float32)]
+    same = open_group(FakeGroupComm(weights_digest([w.copy() for w in weights])))
+    assert not same.weights_differ(weights)
+    nudged = [weights[0].copy(), weights[1].copy()]
+    nudged[1][2] = np.nextafter(np.float32(0), np.float32(1))
+    other = open_group(FakeGroupComm(weights_digest(nudged)))
+    assert other.weights_differ(weights)
+
+
+def test_the_group_outcome_names_the_failing_rank_and_failure_wins_over_timeout():
+    group = open_group(FakeGroupComm(("loss became nan at epoch 2", False)))
+    assert group.outcome(None, True) == ("rank 1: loss became nan at epoch 2", False)
+    calm = open_group(FakeGroupComm((None, True)))
+    assert calm.outcome(None, False) == (None, True)
+    failing = open_group(FakeGroupComm(("OSError: no disk", "data")))
+    assert failing.first_error(None, "build") == ("rank 1: OSError: no disk", "data")
+    assert open_group(FakeGroupComm((None, "build"))).first_error(None, "build") == (
+        None,
+        "build",
+    )
