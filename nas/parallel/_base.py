@@ -54,6 +54,11 @@ class DataParallel(ABC):
 
         Call it after building (and compiling) the model, before training: ranks that
         initialised their weights differently then start from the same point.
+        ``model.variables`` includes the dropout layers' seed-generator states, so the
+        ranks then draw the same dropout masks. State that training updates without
+        gradients (batch normalisation's moving statistics) drifts apart again during
+        ``fit``, since each rank sees its own data: call this again after training when
+        every rank must hold the same model.
         """
         self._check_open()
         if not isinstance(root, (int, np.integer)) or not 0 <= root < self.size:

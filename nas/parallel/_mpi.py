@@ -48,7 +48,9 @@ class MPIDataParallel(DataParallel):
         results = []
         for original, value in zip(tensors, averaged):
             value.set_shape(original.shape)  # numpy_function forgets static shapes
-            results.append(tf.cast(value, original.dtype) if value.dtype != original.dtype else value)
+            if value.dtype != original.dtype:
+                value = tf.cast(value, original.dtype)
+            results.append(value)
         return results
 
     def _average_arrays(self, *arrays: np.ndarray) -> list[np.ndarray]:

@@ -136,6 +136,9 @@ class LearningRateWarmup(keras.callbacks.Callback):
 class GroupMetrics(keras.callbacks.Callback):
     """Makes an epoch's logs the metrics over all ranks' data, then validates likewise.
 
+    Before that, the statistics layers keep outside training (batch-norm moving means and
+    variances) are averaged over the ranks, so all replicas validate the same model.
+
     Each rank trains on its own shard, so the training metrics Keras reports are the
     shard's; summing the metric states over the group turns them into metrics over the
     whole training data. Validation runs here (not through ``fit``) on the rank's shard
@@ -156,10 +159,20 @@ class GroupMetrics(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
+        self._average_statistics()
         logs.update(self._group_metrics())
         x, y = self.valid
         self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0)
         logs.update({f"val_{name}": value for name, value in self._group_metrics().items()})
+
+    def _average_statistics(self) -> None:
+        """Average the float variables that are not trained (batch-norm moving means and
+        variances): each rank updates them from its own shard, so without this the
+        replicas would drift apart and validation would depend on the rank."""
+        for variable in self.model.non_trainable_variables:
+            if "float" in str(variable.dtype):
+                total = self.parallel.allreduce_sum(keras.ops.convert_to_numpy(variable))
+                variable.assign(total / self.parallel.size)
 
     def _group_metrics(self) -> dict[str, float]:
         self.parallel.average_metrics(self.model)
