@@ -19,6 +19,7 @@ from tqdm import tqdm
 from nas.driver._journal import Journal, JournalState
 from nas.driver._model_keeper import ModelKeeper
 from nas.driver._results_table import ResultsTable
+from nas.driver._stop import StopSignals
 from nas.evaluate import Evaluator
 from nas.problem import Problem
 from nas.search import Observation, Search
@@ -26,6 +27,14 @@ from nas.space import SearchSpace
 from nas.trial import Config, Trial, trial_seed
 
 logger = logging.getLogger("nas.driver")
+
+#: Seconds an early-stopping search waits for running evaluations (Slurm's default
+#: KillWait between SIGTERM and SIGKILL is 30 s: leave time to write and exit).
+DEFAULT_STOP_GRACE = 20.0
+#: Failed evaluations in a row after which a search stops.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 20
+#: Longest wait for results before checking signals and the deadline again (seconds).
+_POLL = 1.0
 
 
 class Driver:
@@ -37,13 +46,21 @@ class Driver:
         evaluator: where configs are trained.
         directory: the output directory (journal, results.csv).
         max_evals: the number of finished evaluations to reach (failed ones count).
-        timeout: wall-clock seconds after which no new evaluation is started and the
-            driver returns; evaluations still running are left for ``--resume``.
+        timeout: wall-clock seconds after which no new evaluation is started; running
+            evaluations get ``stop_grace`` more seconds, then are left for ``--resume``.
         seed: the search seed, from which each trial's training seed derives.
         history: what the journal already holds (on resume).
         keep_models: how many of the best trained models to keep in ``directory/models``
             (the evaluator must save them there).
         progress: show a progress bar.
+        stop_grace: seconds to wait for running evaluations once the search stops early
+            (timeout, SIGINT/SIGTERM, too many failures); what is still running then is
+            re-run by ``--resume``.
+        max_consecutive_failures: stop after this many failed evaluations in a row (a
+            problem that cannot train should not burn the budget); 0 never stops.
+
+    Attributes:
+        stop_reason: why :meth:`run` returned before the budget, None if it did not.
     """
 
     def __init__(
@@ -59,6 +76,8 @@ class Driver:
         history: JournalState | None = None,
         keep_models: int = 0,
         progress: bool = True,
+        stop_grace: float = DEFAULT_STOP_GRACE,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         self.problem = problem
         self.space: SearchSpace = problem.build_space()
@@ -72,6 +91,11 @@ class Driver:
         self._pending: list[Config] = history.unfinished  # re-run each exactly once
         self._next_trial_id = history.next_trial_id
         self._progress = progress
+        self.stop_grace = stop_grace
+        self.max_consecutive_failures = max_consecutive_failures
+        self.stop_reason: str | None = None
+        self._consecutive_failures = 0
+        self._last_error: str | None = None
         self.journal = Journal(directory)
         self.journal.start(settings)
         self.table = ResultsTable(directory, problem.hyperparameters.names)
@@ -84,7 +108,11 @@ class Driver:
         self._account(past)
 
     def run(self) -> list[Trial]:
-        """Run until ``max_evals`` trials have finished or the timeout; return all trials."""
+        """Run until ``max_evals`` trials have finished or the search stops early.
+
+        Returns all trials. An early stop (see :attr:`stop_reason`) leaves the journal
+        ready for ``--resume``: evaluations that had not finished are re-run then.
+        """
         deadline = math.inf if self.timeout is None else time.monotonic() + self.timeout
         bar = tqdm(
             total=self.max_evals,
@@ -94,25 +122,61 @@ class Driver:
             dynamic_ncols=True,
         )
         try:
-            while len(self.trials) < self.max_evals:
-                out_of_time = time.monotonic() >= deadline
-                if not out_of_time:
-                    self._fill_free_workers()
-                if self.evaluator.num_running == 0:
-                    break
-                wait = None if math.isinf(deadline) else max(0.0, deadline - time.monotonic())
-                finished = self.evaluator.collect(timeout=0 if out_of_time else wait)
-                if out_of_time and not finished:
-                    logger.info("timeout reached: stopping; running evaluations can be resumed")
-                    break
-                self._record(finished)
-                bar.update(len(finished))
-                bar.set_postfix_str(self._summary(), refresh=False)
+            with StopSignals() as signals:
+                while len(self.trials) < self.max_evals:
+                    self.stop_reason = self._reason_to_stop(deadline, signals)
+                    if self.stop_reason is None:
+                        self._fill_free_workers()
+                    if self.evaluator.num_running == 0:
+                        break
+                    if self.stop_reason is not None:
+                        self._finish_running(signals, bar)
+                        break
+                    # Bounded waits, so that a signal or the deadline is noticed soon.
+                    wait = min(_POLL, max(0.0, deadline - time.monotonic()))
+                    self._record(self.evaluator.collect(timeout=wait), bar)
         finally:
             bar.close()
             self.journal.close()
             self.table.close()
+        if self.stop_reason is not None:
+            logger.warning("search stopped: %s", self.stop_reason)
         return self.trials
+
+    @property
+    def num_unfinished(self) -> int:
+        """Evaluations submitted or re-queued that have no result (re-run on resume)."""
+        return self.evaluator.num_running + len(self._pending)
+
+    def _reason_to_stop(self, deadline: float, signals: StopSignals) -> str | None:
+        if signals.count:
+            return f"received {signals.received[0]}"
+        if time.monotonic() >= deadline:
+            return f"timeout of {self.timeout:g} s reached"
+        limit = self.max_consecutive_failures
+        if limit and self._consecutive_failures >= limit:
+            return (
+                f"{self._consecutive_failures} evaluations in a row failed "
+                f"(the last: {self._last_error})"
+            )
+        return None
+
+    def _finish_running(self, signals: StopSignals, bar: tqdm) -> None:
+        """Wait up to ``stop_grace`` seconds for running evaluations; a signal (a second
+        one, if a signal was the reason to stop) ends the wait at once."""
+        signals_to_end_wait = 2 if signals.count else 1
+        logger.warning(
+            "%s: starting no new evaluation; waiting up to %g s for %d running",
+            self.stop_reason,
+            self.stop_grace,
+            self.evaluator.num_running,
+        )
+        end = time.monotonic() + self.stop_grace
+        while self.evaluator.num_running and signals.count < signals_to_end_wait:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self._record(self.evaluator.collect(timeout=min(_POLL, left)), bar)
 
     def _fill_free_workers(self) -> None:
         room = self.max_evals - len(self.trials) - self.evaluator.num_running
@@ -138,15 +202,25 @@ class Driver:
             self.journal.submit(config, state)
             self.evaluator.submit(config)
 
-    def _record(self, finished: Sequence[Trial]) -> None:
+    def _record(self, finished: Sequence[Trial], bar: tqdm | None = None) -> None:
+        if not finished:
+            return
         for trial in finished:
             self.journal.finish(trial)
+            if trial.result.ok:
+                self._consecutive_failures = 0
+            else:
+                self._consecutive_failures += 1
+                self._last_error = trial.result.error
         self.table.append(finished, [self._hash(trial) for trial in finished])
         self.trials.extend(finished)
         observations = [observation(trial, self.problem) for trial in finished]
         self._account(observations)
         self.keeper.update((t, o.score) for t, o in zip(finished, observations))
         self.search.tell(observations)
+        if bar is not None:
+            bar.update(len(finished))
+            bar.set_postfix_str(self._summary(), refresh=False)
 
     def _account(self, observations: Sequence[Observation]) -> None:
         """Running totals for the progress display (kept incrementally: 10,000s of trials)."""

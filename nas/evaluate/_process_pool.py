@@ -248,7 +248,10 @@ def _worker_main(
     models_directory: Path | None,
 ) -> None:
     """The loop of one worker process: receive a config, evaluate it, send the result."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the driver to handle
+    # Ctrl-C and a batch scheduler's SIGTERM are for the driver to handle: it lets
+    # running evaluations finish, or kills this process when it closes the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
