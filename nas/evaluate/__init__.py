@@ -4,11 +4,12 @@
 * :class:`ProcessPoolEvaluator` — long-lived worker processes on this machine (default).
 * :class:`MPIEvaluator` — the ranks of an MPI job: rank 0 drives, every other rank runs
   :func:`serve`; a config asking for k ranks trains on a group of k ranks.
+  :func:`stop_workers` ends the workers' loops when rank 0 fails before it has one.
 """
 
 from nas.evaluate._base import Evaluator
 from nas.evaluate._evaluation import EvaluationFunction, evaluate, unreported_result
-from nas.evaluate._mpi import MPIEvaluator
+from nas.evaluate._mpi import MPIEvaluator, stop_workers
 from nas.evaluate._mpi_worker import serve
 from nas.evaluate._process_pool import ProcessPoolEvaluator
 from nas.evaluate._serial import SerialEvaluator
@@ -21,5 +22,6 @@ __all__ = [
     "SerialEvaluator",
     "evaluate",
     "serve",
+    "stop_workers",
     "unreported_result",
 ]

@@ -8,9 +8,14 @@ ranks, which create a communicator of their own for it. Where groups go is the p
 starvation, the lowest-numbered free ranks).
 
 Results come back as each evaluation finishes: no barrier, no rank waits for another
-group. MPI has no receive with a timeout, so rank 0 polls (``improbe``) with a short
-sleep that grows from 0.1 ms to 5 ms while nothing arrives: low latency, and next to no
-CPU taken from the ranks that train.
+group. MPI has no receive with a timeout, so rank 0 (and an idle worker) polls
+(``improbe``) and sleeps in between, a tenth of the time waited so far, from 0.1 ms up
+to 5 ms: low latency, and next to no CPU taken from the ranks that train.
+
+Every rank of a group calls the evaluation function; the group's first (lowest) rank
+gets the models directory, and its result is the group's. Each worker sets
+``NAS_LOCAL_RANK`` (its index among the worker ranks of its node) before its first
+evaluation, for the trainer to pick a GPU by.
 
 Failures and overruns: an exception raised by the evaluation function on a worker becomes
 a failed trial; the worker goes on. An evaluation that has not reported within
@@ -19,6 +24,11 @@ did not answer. **A rank cannot be killed from MPI** (and its process may be on 
 node), so those ranks are quarantined instead: no new work goes to them until they
 answer; then their late result is dropped and they return to the pool. A rank that never
 answers keeps the job from ending (``close`` waits for it, as ``MPI_Finalize`` would).
+
+Ending: :meth:`MPIEvaluator.close` (leaving its ``with`` block, also on an exception)
+sends every worker a stop, waits for the evaluations still running (MPI cannot interrupt
+them) and returns; every rank then leaves its loop and the job ends by itself. If rank 0
+fails before it has an evaluator, :func:`stop_workers` ends the workers' loops.
 """
 
 from __future__ import annotations
@@ -85,7 +95,9 @@ class MPIEvaluator(Evaluator):
             as many as there are worker ranks); bounds :attr:`num_free`.
 
     Raises:
-        ValueError: with fewer than 2 ranks, or a function that cannot be pickled.
+        ValueError: with fewer than 2 ranks, or a bad argument (a function that cannot
+            be pickled, say); in the latter case the workers are stopped first (see
+            :func:`stop_workers`), so that the job still ends.
         RuntimeError: when not on rank 0.
 
     Example:
@@ -122,20 +134,26 @@ class MPIEvaluator(Evaluator):
                 f"MPIEvaluator runs on rank 0, not rank {rank}: the other ranks call "
                 "nas.evaluate.serve()"
             )
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if not grace >= 0:
-            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
+        try:
+            if timeout is not None and not timeout > 0:
+                raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+            if not grace >= 0:
+                raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
+            self._function = _pickled(function)
+            self._packer: RankPacker[int] = RankPacker(range(1, size), max_waiting)
+        except Exception:
+            # The workers are already waiting in serve(): without this, the job would
+            # never end once rank 0 has reported the error.
+            stop_workers(comm)
+            raise
         self.problem_reference = problem_reference
         self.timeout = timeout
         self.grace = grace
         self.models_directory = models_directory
         self.function = function
-        self._function = _pickled(function)
         self._comm = comm
         self._mpi = MPI
         self._status = MPI.Status()
-        self._packer: RankPacker[int] = RankPacker(range(1, size), max_waiting)
         self.num_workers = size - 1
         self.max_width = self._packer.max_width
         self._next_id = 0
@@ -376,6 +394,20 @@ class MPIEvaluator(Evaluator):
                 backoff.reset()
             else:
                 backoff.sleep()
+
+
+def stop_workers(comm: Any = None) -> None:
+    """From rank 0, end every worker rank's :func:`serve` loop, without an evaluator.
+
+    For a driver that fails before it has an :class:`MPIEvaluator` to close (a problem
+    that does not import, say): the workers would otherwise wait for tasks for ever and
+    the job would never end. Do not call it while an evaluator is open; close that.
+    """
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    requests = [comm.isend(None, dest=rank, tag=STOP) for rank in range(1, comm.Get_size())]
+    MPI.Request.Waitall(requests)
 
 
 def _pickled(function: EvaluationFunction) -> bytes:

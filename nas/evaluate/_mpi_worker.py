@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import time
@@ -21,8 +20,6 @@ from nas.evaluate._mpi_protocol import (
 )
 from nas.train import Stage, Status, TrainingResult
 from nas.trial import Config
-
-logger = logging.getLogger("nas.evaluate.mpi")
 
 #: The environment variable a worker rank sets to its rank among the worker ranks of
 #: its node (0, 1, ...), before its first evaluation: the trainer binds a GPU by it.
@@ -61,24 +58,25 @@ def serve(comm: Any = None) -> None:
             "serve() runs on the worker ranks; rank 0 runs the driver with an MPIEvaluator"
         )
     os.environ[LOCAL_RANK_VARIABLE] = str(_node_local_rank(comm))
-    status = MPI.Status()
     backoff = Backoff()
     while True:
-        message = comm.improbe(source=0, tag=MPI.ANY_TAG, status=status)
-        if message is None:
-            backoff.sleep()
+        # Only our tags, so that messages of other code on ``comm`` are left alone.
+        # Tasks first: rank 0 sends a rank's stop after its tasks, and messages from one
+        # sender arrive in order, so a task sent before the stop is never skipped.
+        message = comm.improbe(source=0, tag=TASK)
+        if message is not None:
+            task = message.recv()
+            # A blocking send: a large result (rendezvous protocol) must reach rank 0
+            # before this rank takes another task; rank 0 receives until its ranks are
+            # free, even while it closes.
+            comm.send(_run(task, comm, rank), dest=0, tag=DONE)
+            backoff.reset()  # the next task likely follows at once: poll fast for it
             continue
-        backoff.reset()
-        payload = message.recv()
-        tag = status.Get_tag()
-        if tag == STOP:
+        message = comm.improbe(source=0, tag=STOP)
+        if message is not None:
+            message.recv()
             return
-        if tag != TASK or not isinstance(payload, Task):
-            logger.error("rank %d: ignoring an unexpected message (tag %d) from rank 0", rank, tag)
-            continue
-        # A blocking send: a large result (rendezvous protocol) must reach rank 0
-        # before this rank takes another task; rank 0 receives until its ranks are free.
-        comm.send(_run(payload, comm, rank), dest=0, tag=DONE)
+        backoff.sleep()
 
 
 def _node_local_rank(comm: Any) -> int:
@@ -115,8 +113,7 @@ def _run(task: Task, comm: Any, rank: int) -> Done:
         )
         if not isinstance(result, TrainingResult):
             raise TypeError(
-                f"the evaluation function returned {type(result).__name__}, "
-                "not a TrainingResult"
+                f"the evaluation function returned {type(result).__name__}, not a TrainingResult"
             )
     # SystemExit too: a training script calling sys.exit() must not end the worker loop.
     except (Exception, SystemExit) as error:

@@ -14,8 +14,8 @@ The policy
 * **A guard against starvation.** Backfilling alone could keep a wide config waiting for
   ever: free ranks rarely add up to its width before a narrow config takes them. Once
   the oldest waiting config has been passed over by more configs than there are worker
-  ranks (started, or dropped, while it waited), backfilling stops: freed ranks are held
-  for it, and nothing else starts until it has.
+  ranks (configs queued after it that started, or were dropped, before it), backfilling
+  stops: freed ranks are held for it, and nothing else starts until it has.
 * **The lowest-numbered free ranks.** A group gets the ``k`` lowest-numbered free ranks.
   Open MPI maps consecutive ranks to the same node by default, so groups tend to stay on
   one node, where their allreduce is cheapest.
@@ -26,7 +26,7 @@ The policy
   for a starving config); otherwise it is the number of free ranks (enough configs to fill
   them even if all are narrow), capped so that at most ``max_waiting`` configs wait
   (by default as many as there are worker ranks). The queue never grows without bound,
-  and there are always configs at hand to backfill with.
+  yet holds configs to backfill with.
 * **Quarantine.** Ranks whose evaluation overran (they did not answer in time) stay busy
   until they answer; meanwhile they are *quarantined*: not usable. A waiting config
   wider than the usable ranks does not get held ranks (they could not add up to its

@@ -110,11 +110,35 @@ def test_an_overrun_is_recorded_and_its_ranks_return_once_they_answer(
         assert trials[trial_id]["result"]["status"] == "ok"
         assert trials[trial_id]["worker"] == "rank 3"
         assert trials[trial_id]["result"]["learning_curve"]["timeout"] == [1.0]
+    # While they were silent, a config needing 2 ranks could not run on the one left.
+    assert data["seconds_to_first_phase"] < 3.5, "too slow to see the quarantine"
+    [unplaced] = data["unplaced"]
+    assert unplaced["worker"] == "not placed"
+    assert unplaced["result"]["status"] == "failed"
+    assert "only 1 of the 3 worker ranks" in unplaced["result"]["error"]
     # Once ranks 1 and 2 answered they were back in the pool: one config per worker.
     assert data["num_free_after_first_phase"][-1] == 3
     after = by_id(data["after"])
     assert sorted(ranks_of(trial["worker"])[0] for trial in after.values()) == [1, 2, 3]
     assert all(trial["result"]["status"] == "ok" for trial in after.values())
+
+
+def test_the_job_ends_when_the_driver_raises_during_evaluations(
+    mpirun: Callable[..., Any], tmp_path: Path
+) -> None:
+    data = run(mpirun, 4, "driver_raises", tmp_path)  # exit code 0, no hang
+    assert data["error"] == "the search failed"
+    # close() waited for the running evaluations (MPI cannot stop them) and took in
+    # their large results, whose senders would otherwise block for ever.
+    assert 0.9 < data["closed_after"] < TIMEOUT / 2
+
+
+def test_a_function_workers_cannot_import_is_refused_and_the_job_ends(
+    mpirun: Callable[..., Any], tmp_path: Path
+) -> None:
+    data = run(mpirun, 3, "bad_function", tmp_path)  # exit code 0: the workers stopped
+    assert "cannot be sent to the worker ranks" in data["error"]
+    assert "module-level function" in data["error"]
 
 
 def test_one_rank_is_refused_with_a_clear_message(

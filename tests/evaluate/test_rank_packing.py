@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT, rank_env
@@ -224,13 +225,18 @@ def test_worker_names_and_group_tags() -> None:
     assert min(tags) > 99 and max(tags) <= 32767  # MPI's guaranteed tag range
 
 
-def test_backoff_grows_to_its_limit_and_resets() -> None:
-    backoff = Backoff(first=1e-6, longest=4e-6)
-    for _ in range(5):
-        backoff.sleep()
-    assert backoff._next == 4e-6
+def test_backoff_sleeps_a_fraction_of_the_wait_within_its_bounds() -> None:
+    backoff = Backoff(first=1e-4, longest=5e-3, fraction=0.1)
+    assert backoff.interval == 1e-4
+    backoff._since -= 0.02  # waited 20 ms
+    assert backoff.interval == pytest.approx(2e-3, rel=0.1)
+    backoff._since -= 10
+    assert backoff.interval == 5e-3
     backoff.reset()
-    assert backoff._next == 1e-6
+    assert backoff.interval == 1e-4
+    started = time.monotonic()
+    backoff.sleep(limit=0)
+    assert time.monotonic() - started < 0.05
 
 
 def test_importing_the_evaluators_starts_neither_mpi_nor_tensorflow() -> None:

@@ -29,6 +29,8 @@ def sleepy(
     really used), ``NAS_LOCAL_RANK`` and which ranks got a models directory.
     ``hyperparameters["fail"]``: ``"all"`` raises on every rank of the group, ``"first"``
     on the group's first rank only (after the allgather, so no rank hangs).
+    ``hyperparameters["padding"]`` adds that many values to the learning curve: a result
+    too large for MPI's eager protocol, whose send waits for rank 0 to receive it.
     """
     from mpi4py import MPI
 
@@ -54,6 +56,7 @@ def sleepy(
             "local_ranks": [float(rank) for rank in local_ranks],
             "got_models_directory": [float(flag) for flag in models],
             "timeout": [-1.0 if timeout is None else float(timeout)],
+            "padding": [0.0] * int(config.hyperparameters.get("padding", 0)),
         },
         num_parameters=0,
         epochs_trained=0,

@@ -7,8 +7,13 @@ what the evaluator refused, and its sizes. Scenarios:
 
 * ``mixed``: widths 1 and 2 (and 4 when there are 4 workers), two of them failing,
   plus one config wider than the evaluator allows.
-* ``overrun``: ``timeout=1``, ``grace=0.5``; a width-2 config sleeps 3 s while width-1
-  configs go on, then, once the silent ranks have answered, one config per worker.
+* ``overrun``: ``timeout=1``, ``grace=0.5``; a width-2 config sleeps 4 s while width-1
+  configs go on; then a width-2 config, which cannot be placed while ranks 1-2 are
+  silent; then, once they have answered, one config per worker.
+* ``driver_raises``: the loop raises while evaluations with large results run; closing
+  the evaluator (leaving its ``with`` block) must still end every rank's loop.
+* ``bad_function``: a lambda cannot be sent to the workers: the evaluator refuses it
+  and stops the workers, so the job still ends.
 * ``too_few``: run on one rank; the evaluator must refuse to start.
 
 The job must end by itself, with exit code 0: every rank leaves ``serve()`` when rank 0
@@ -30,8 +35,10 @@ from nas.evaluate import MPIEvaluator, serve
 from nas.trial import Config, Trial
 
 
-def config(trial_id: int, width: int, sleep: float = 0.3, fail: str | None = None) -> Config:
-    hyperparameters: dict[str, Any] = {"num_ranks": width, "sleep": sleep}
+def config(
+    trial_id: int, width: int, sleep: float = 0.3, fail: str | None = None, padding: int = 0
+) -> Config:
+    hyperparameters: dict[str, Any] = {"num_ranks": width, "sleep": sleep, "padding": padding}
     if fail:
         hyperparameters["fail"] = fail
     return Config(trial_id, (trial_id,), hyperparameters, seed=trial_id)
@@ -78,11 +85,14 @@ def mixed(out_dir: Path) -> dict[str, Any]:
 
 def overrun(out_dir: Path) -> dict[str, Any]:
     with MPIEvaluator("unused:problem", function=sleepy, timeout=1.0, grace=0.5) as evaluator:
-        configs = [config(0, 2, sleep=3.0)] + [config(i, 1, sleep=0.2) for i in range(1, 8)]
+        configs = [config(0, 2, sleep=4.0)] + [config(i, 1, sleep=0.2) for i in range(1, 8)]
         started = time.time()
         trials = drive(evaluator, configs)
         finished_first = time.time() - started
-        # The silent ranks answer at about 3 s: then every worker rank is free again.
+        # Ranks 1-2 are quarantined and rank 3 is idle: a width-2 config cannot start
+        # until a silent rank answers, so it is dropped rather than left waiting.
+        unplaced = drive(evaluator, [config(20, 2)])
+        # The silent ranks answer at about 4 s: then every worker rank is free again.
         num_free = [evaluator.num_free]
         deadline = time.monotonic() + 20
         while evaluator.num_free < evaluator.num_workers and time.monotonic() < deadline:
@@ -95,10 +105,31 @@ def overrun(out_dir: Path) -> dict[str, Any]:
         return {
             "num_workers": evaluator.num_workers,
             "seconds_to_first_phase": finished_first,
+            "unplaced": [trial.to_dict() for trial in unplaced],
             "num_free_after_first_phase": num_free,
             "trials": [trial.to_dict() for trial in trials],
             "after": [trial.to_dict() for trial in after],
         }
+
+
+def driver_raises(out_dir: Path) -> dict[str, Any]:
+    started = time.time()
+    try:
+        with MPIEvaluator("unused:problem", function=sleepy) as evaluator:
+            for trial_id, width in enumerate([2, 1]):
+                evaluator.submit(config(trial_id, width, sleep=1.0, padding=100_000))
+            evaluator.submit(config(2, 1, sleep=1.0))  # waits for ranks: never starts
+            raise RuntimeError("the search failed")
+    except RuntimeError as error:
+        return {"error": str(error), "closed_after": time.time() - started}
+
+
+def bad_function(out_dir: Path) -> dict[str, Any]:
+    try:
+        MPIEvaluator("unused:problem", function=lambda *args, **kwargs: None)
+    except ValueError as error:
+        return {"error": str(error)}
+    return {"error": None}
 
 
 def too_few(out_dir: Path) -> dict[str, Any]:
@@ -109,7 +140,13 @@ def too_few(out_dir: Path) -> dict[str, Any]:
     return {"error": None}
 
 
-SCENARIOS = {"mixed": mixed, "overrun": overrun, "too_few": too_few}
+SCENARIOS = {
+    "mixed": mixed,
+    "overrun": overrun,
+    "driver_raises": driver_raises,
+    "bad_function": bad_function,
+    "too_few": too_few,
+}
 
 
 def main() -> None:
