@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nas.evaluate._evaluation import unreported_result
@@ -19,11 +23,14 @@ from nas.evaluate._mpi_protocol import (
     group_tag,
 )
 from nas.train import Stage, Status, TrainingResult
+from nas.train._interrupt import clear_interrupt, request_interrupt
 from nas.trial import Config
 
 #: The environment variable a worker rank sets to its rank among the worker ranks of
 #: its node (0, 1, ...), before its first evaluation: the trainer binds a GPU by it.
 LOCAL_RANK_VARIABLE = "NAS_LOCAL_RANK"
+#: Seconds between two looks for rank 0's stop while an evaluation runs.
+_STOP_POLL = 0.2
 
 
 def serve(comm: Any = None) -> None:
@@ -58,6 +65,10 @@ def serve(comm: Any = None) -> None:
             "serve() runs on the worker ranks; rank 0 runs the driver with an MPIEvaluator"
         )
     os.environ[LOCAL_RANK_VARIABLE] = str(_node_local_rank(comm))
+    # A batch scheduler's SIGTERM (and Ctrl-C) reaches every rank; rank 0 decides what
+    # happens (stop proposing, wait, write) and then stops the workers itself.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
     backoff = Backoff()
     while True:
         # Only our tags, so that messages of other code on ``comm`` are left alone.
@@ -66,10 +77,12 @@ def serve(comm: Any = None) -> None:
         message = comm.improbe(source=0, tag=TASK)
         if message is not None:
             task = message.recv()
+            with _stop_watch(comm):
+                done = _run(task, comm, rank)
             # A blocking send: a large result (rendezvous protocol) must reach rank 0
             # before this rank takes another task; rank 0 receives until its ranks are
             # free, even while it closes.
-            comm.send(_run(task, comm, rank), dest=0, tag=DONE)
+            comm.send(done, dest=0, tag=DONE)
             backoff.reset()  # the next task likely follows at once: poll fast for it
             continue
         message = comm.improbe(source=0, tag=STOP)
@@ -77,6 +90,31 @@ def serve(comm: Any = None) -> None:
             message.recv()
             return
         backoff.sleep()
+
+
+@contextmanager
+def _stop_watch(comm: Any) -> Iterator[None]:
+    """While a task runs, a thread watches for rank 0's stop and interrupts training.
+
+    Without it a stopping search would wait for every running evaluation to end. The
+    stop message is only probed, not received: the loop receives it afterwards.
+    """
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(_STOP_POLL):
+            if comm.iprobe(source=0, tag=STOP):
+                request_interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="nas-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join()
+        clear_interrupt()
 
 
 def _node_local_rank(comm: Any) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nas._imports import import_keras
+from nas.train._interrupt import interrupt_requested
 
 keras = import_keras()
 
@@ -37,7 +38,9 @@ class TrainingMonitor(keras.callbacks.Callback):
         curve: history key -> one value per complete epoch (None for NaN or infinity).
         epochs_completed: complete epochs.
         failure: why training failed (``"loss became nan at epoch 2"``), else None.
-        timed_out: whether the deadline stopped training.
+        timed_out: whether the deadline (or an interrupt, see :mod:`nas.train._interrupt`)
+            stopped training.
+        interrupted: whether :func:`nas.train._interrupt.request_interrupt` stopped it.
         training_seconds: time spent in the training batches of complete epochs
             (validation excluded), for throughput.
     """
@@ -55,12 +58,13 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.epochs_completed = 0
         self.failure: str | None = None
         self.timed_out = False
+        self.interrupted = False
         self.training_seconds = 0.0
         self._agree = agree or (lambda vote: vote)
         self._epoch = 0
         self._epoch_started = 0.0
         self._last_batch_ended = 0.0
-        self._interrupted = False
+        self._stopped_mid_epoch = False
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
@@ -77,14 +81,14 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._interrupt()
 
     def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._interrupted and self._past_deadline():
+        if not self._stopped_mid_epoch and self._past_deadline():
             self.timed_out = True
             self._interrupt()
-        if self._interrupted:
+        if self._stopped_mid_epoch:
             self.model.stop_evaluating = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._interrupted:
+        if self._stopped_mid_epoch:
             return
         values = {key: _finite_or_none(value) for key, value in (logs or {}).items()}
         for key, value in values.items():
@@ -102,10 +106,13 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def _past_deadline(self) -> bool:
+        if interrupt_requested():
+            self.interrupted = True
+            return True
         return self.deadline is not None and time.monotonic() > self.deadline
 
     def _interrupt(self) -> None:
-        self._interrupted = True
+        self._stopped_mid_epoch = True
         self.model.stop_training = True
 
 

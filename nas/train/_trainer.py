@@ -26,6 +26,7 @@ from nas.train._group import (
     validation_shard,
     warmup_steps,
 )
+from nas.train._interrupt import INTERRUPTED
 from nas.train._result import Stage, Status, TrainingResult
 
 if TYPE_CHECKING:
@@ -376,6 +377,8 @@ def _outcome(problem: Problem, run: _Run, monitor: TrainingMonitor) -> TrainingR
         reason = f"objective {problem.objective!r} is not in the training history {found}"
         return run.result(Status.FAILED, error=reason, error_stage=Stage.TRAIN)
     objective = (max if problem.direction == "max" else min)(values) if values else None
+    if monitor.timed_out and monitor.interrupted:
+        return run.result(Status.TIMEOUT, objective, error=INTERRUPTED)
     if monitor.timed_out:
         reason = f"timed out after {run.training_time:.1f} s of training, "
         reason += f"{run.epochs_trained} epoch(s) complete"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import weakref
 
 import numpy as np
@@ -389,3 +390,18 @@ def test_timeout_stops_between_batches_with_the_partial_curve(problem):
     else:
         assert result.objective is None
     assert_json_without_sentinels(result)
+
+
+@pytest.mark.slow
+def test_an_interrupt_request_stops_training_at_the_next_batch(problem):
+    from nas.train._interrupt import INTERRUPTED, clear_interrupt, request_interrupt
+
+    threading.Timer(2.0, request_interrupt).start()
+    try:
+        result = train(problem, DENSE_RELU, {"batch_size": 8}, epochs=10_000)
+    finally:
+        clear_interrupt()
+    assert result.status is Status.TIMEOUT and result.error == INTERRUPTED
+    assert result.epochs_trained < 10_000 and result.training_time < 2.0 + 15.0
+    # Cleared: the next training runs to its end.
+    assert train(problem, DENSE_RELU, epochs=1).status is Status.OK
