@@ -5,6 +5,8 @@ Examples::
     nas-search --problem problems.breast_cancer:problem --search regevo --max-evals 50 \\
                --out runs/breast_cancer
     nas-search --resume runs/breast_cancer --max-evals 100   # continue, with a larger budget
+    nas-search --problem problems.breast_cancer:problem --search grid --grid-points 4 \
+               --grid-architectures archs.json --max-evals 100 --out runs/grid
     mpirun -np 9 nas-search --problem problems.covertype:parallel_problem --search agebo \
                --evaluator mpi --max-evals 200 --out runs/covertype   # 8 training ranks
 """
@@ -26,6 +28,7 @@ from nas.cli._base import (
     run_command,
 )
 from nas.driver import EVALUATORS, SEARCHES, SearchResults, run_search
+from nas.search._grid import SUBSETS
 
 #: Defaults of the flags whose absence must be told apart (a resume keeps its settings).
 _DEFAULTS: dict[str, Any] = {
@@ -87,6 +90,24 @@ class SearchCommand(Command):
         parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
         parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
         parser.add_argument(
+            "--grid-points",
+            type=positive_int,
+            metavar="N",
+            help="grid: values per Int/Float range, evenly spaced (log ranges: geometrically) (3)",
+        )
+        parser.add_argument(
+            "--grid-architectures",
+            metavar="FILE|all",
+            help="grid: a JSON file holding a list of arch_seqs, or 'all' (the default: every "
+            "architecture of the space, if it has at most a million)",
+        )
+        parser.add_argument(
+            "--grid-subset",
+            choices=SUBSETS,
+            help="grid: when the grid is larger than --max-evals, evaluate a random subset of "
+            "--max-evals distinct points (drawn with --seed) instead of refusing",
+        )
+        parser.add_argument(
             "--keep-models",
             type=non_negative_int,
             metavar="K",
@@ -111,24 +132,69 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         for name in ("population_size", "sample_size")
         if getattr(args, name) is not None
     }
+    search_kwargs.update(_grid_kwargs(args))
     if args.resume is not None:
         if args.out is not None and args.out != args.resume:
             raise UsageError("give either --out (a new search) or --resume DIR, not both")
         recorded = _recorded_settings(args.resume)
         if args.problem is not None:
             recorded["problem"] = args.problem
-        if search_kwargs:
-            recorded["search_kwargs"] = search_kwargs
-        return {**recorded, **given, "out": args.resume, "resume": True}
-    if args.problem is None or args.out is None:
-        raise UsageError("--problem and --out are required (or --resume DIR)")
-    return {
-        **_DEFAULTS,
-        **given,
-        "problem": args.problem,
-        "out": args.out,
-        "search_kwargs": search_kwargs,
-    }
+        # Flags given again on resume must match the recorded ones; absent ones are kept.
+        recorded["search_kwargs"] = {**recorded.get("search_kwargs", {}), **search_kwargs}
+        settings = {**recorded, **given, "out": args.resume, "resume": True}
+    else:
+        if args.problem is None or args.out is None:
+            raise UsageError("--problem and --out are required (or --resume DIR)")
+        settings = {
+            **_DEFAULTS,
+            **given,
+            "problem": args.problem,
+            "out": args.out,
+            "search_kwargs": search_kwargs,
+        }
+    grid_flags = [flag for flag, name in _GRID_FLAGS.items() if getattr(args, name) is not None]
+    if grid_flags and settings["search"] != "grid":
+        verb = "applies" if len(grid_flags) == 1 else "apply"
+        raise UsageError(f"{', '.join(grid_flags)} {verb} only to --search grid")
+    return settings
+
+
+#: The grid's flags and their argparse names.
+_GRID_FLAGS = {
+    "--grid-points": "grid_points",
+    "--grid-architectures": "grid_architectures",
+    "--grid-subset": "grid_subset",
+}
+
+
+def _grid_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """GridSearch arguments from the flags; the architectures file is read here, so that
+    the settings recorded for resume hold the list itself, not a path that may change."""
+    kwargs: dict[str, Any] = {}
+    if args.grid_points is not None:
+        kwargs["points"] = args.grid_points
+    if args.grid_subset is not None:
+        kwargs["subset"] = args.grid_subset
+    if args.grid_architectures == "all":
+        kwargs["architectures"] = "all"
+    elif args.grid_architectures is not None:
+        kwargs["architectures"] = _read_architectures(Path(args.grid_architectures))
+    return kwargs
+
+
+def _read_architectures(path: Path) -> list[Any]:
+    try:
+        architectures = json.loads(path.read_text())
+    except OSError as error:
+        raise UsageError(f"--grid-architectures: cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--grid-architectures: {path} is not valid JSON ({error})") from None
+    if not isinstance(architectures, list):
+        raise UsageError(
+            f"--grid-architectures: {path} must hold a JSON list of arch_seqs, "
+            f'e.g. [[0, 1, 2], [1, 0, 2]], or give "all"'
+        )
+    return architectures
 
 
 def _recorded_settings(directory: Path) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
+import logging
+import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from nas.evaluate import (
 )
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
-from nas.search import AMBS, AgEBO, RandomSearch, RegularizedEvolution, Search
+from nas.search import AMBS, AgEBO, GridSearch, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
 #: Search algorithms by the name ``--search`` takes.
@@ -31,10 +34,13 @@ SEARCHES: dict[str, type[Search]] = {
     "regevo": RegularizedEvolution,
     "agebo": AgEBO,
     "ambs": AMBS,
+    "grid": GridSearch,
 }
 EVALUATORS = ("process", "serial", "mpi")
 #: Settings a resumed search may change; any other difference is refused.
 _CHANGEABLE = {"max_evals", "timeout", "num_workers", "eval_timeout", "evaluator", "keep_models"}
+
+logger = logging.getLogger("nas.driver")
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,9 @@ def run_search(
     Args:
         problem: the problem as ``"module:attribute"`` (workers import it by name).
         out: output directory; it must not hold a search unless ``resume`` is set.
-        search: one of :data:`SEARCHES` (``random``, ``regevo``, ``agebo``, ``ambs``).
+        search: one of :data:`SEARCHES` (``random``, ``regevo``, ``agebo``, ``ambs``,
+            ``grid``). A grid's size is reported before anything starts, and a grid
+            larger than ``max_evals`` is refused (see :class:`nas.search.GridSearch`).
         max_evals: finished evaluations to reach (failed ones count).
         num_workers: parallel evaluations (default: the CPU cores).
         evaluator: ``"process"`` (a pool of worker processes), ``"serial"``, or
@@ -80,7 +88,8 @@ def run_search(
         seed: seed of the search and, through it, of every training.
         timeout: wall-clock seconds after which the search stops starting evaluations.
         eval_timeout: seconds of training allowed per evaluation.
-        search_kwargs: arguments of the search (``population_size``, ...).
+        search_kwargs: arguments of the search (``population_size``, ``points``, ...),
+            JSON values: they are recorded in ``settings.json`` for resume.
         keep_models: how many of the best trained models to keep in ``out/models``
             (for ``nas-export``); 0 saves none.
         resume: continue the search recorded in ``out``.
@@ -141,7 +150,11 @@ def _search(
             "it, or choose another output directory"
         )
     seed = settings["seed"]
-    search_object = make_search(settings["search"], loaded_problem, seed, settings["search_kwargs"])
+    search_object = make_search(
+        settings["search"], loaded_problem, seed, settings["search_kwargs"], settings["max_evals"]
+    )
+    if isinstance(search_object, GridSearch):
+        _report(search_object.describe(), progress)
     if history is not None:
         search_object.tell([observation(trial, loaded_problem) for trial in history.finished])
         if history.search_state is not None:
@@ -191,13 +204,31 @@ def mpi_world() -> Any:
 
 
 def make_search(
-    name: str, problem: Problem, seed: int | None, kwargs: Mapping[str, Any] | None = None
+    name: str,
+    problem: Problem,
+    seed: int | None,
+    kwargs: Mapping[str, Any] | None = None,
+    max_evals: int | None = None,
 ) -> Search:
-    """The search ``name`` over the problem's space and hyperparameters."""
+    """The search ``name`` over the problem's space and hyperparameters.
+
+    ``max_evals`` goes to searches that take it (a grid checks that it fits the budget).
+    """
     if name not in SEARCHES:
         raise ValueError(f"unknown search {name!r}; expected one of {sorted(SEARCHES)}")
+    search_class = SEARCHES[name]
+    kwargs = dict(kwargs or {})
+    if max_evals is not None and "max_evals" in inspect.signature(search_class).parameters:
+        kwargs["max_evals"] = max_evals
     choices = problem.build_space().choices
-    return SEARCHES[name](choices, problem.hyperparameters, seed=seed, **dict(kwargs or {}))
+    return search_class(choices, problem.hyperparameters, seed=seed, **kwargs)
+
+
+def _report(message: str, show: bool) -> None:
+    """Log ``message``, and print it when the progress bar is shown (interactive runs)."""
+    logger.info(message)
+    if show:
+        print(message, file=sys.stderr, flush=True)
 
 
 def make_evaluator(
@@ -231,7 +262,8 @@ def _settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
         "keep_models",
     )
     settings = {name: arguments[name] for name in names}
-    settings["search_kwargs"] = dict(settings["search_kwargs"] or {})
+    # As JSON reads them back, so that a resume compares like with like (tuples as lists).
+    settings["search_kwargs"] = json.loads(json.dumps(dict(settings["search_kwargs"] or {})))
     return settings
 
 

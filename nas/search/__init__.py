@@ -10,12 +10,14 @@ Example:
 from nas.search._agebo import AgEBO
 from nas.search._ambs import AMBS
 from nas.search._base import Observation, Proposal, Search
+from nas.search._grid import GridSearch
 from nas.search._random import RandomSearch
 from nas.search._regularized_evolution import RegularizedEvolution
 
 __all__ = [
     "AMBS",
     "AgEBO",
+    "GridSearch",
     "Observation",
     "Proposal",
     "RandomSearch",

@@ -91,7 +91,7 @@ def test_a_failing_rank_fails_only_the_evaluations_it_is_part_of(mpirun, tmp_pat
         "--problem",
         "flaky_rank_problem:problem",
         "--search",
-        "random",
+        "agebo",
         "--max-evals",
         "10",
         "--seed",
@@ -111,3 +111,4 @@ def test_a_failing_rank_fails_only_the_evaluations_it_is_part_of(mpirun, tmp_pat
             assert result["status"] == "ok", trial
     assert any(t["result"]["status"] == "ok" for t in trials)
     assert any(t["result"]["status"] == "failed" for t in trials)
+    assert {t["result"]["num_ranks"] for t in trials} == {1, 2}
