@@ -128,6 +128,13 @@ def positive_float(text: str) -> float:
     )
 
 
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _checked_number(
+        text, float, "a non-negative number", lambda number: number >= 0 and math.isfinite(number)
+    )
+
+
 def _checked_number(text: str, kind: type, expected: str, accepts: Any) -> Any:
     try:
         number = kind(text)

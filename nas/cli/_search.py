@@ -22,12 +22,14 @@ from typing import Any
 from nas.cli._base import (
     Command,
     UsageError,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
     run_command,
 )
 from nas.driver import EVALUATORS, SEARCHES, SearchResults, run_search
+from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_STOP_GRACE
 from nas.search._grid import SUBSETS
 
 #: Defaults of the flags whose absence must be told apart (a resume keeps its settings).
@@ -40,6 +42,8 @@ _DEFAULTS: dict[str, Any] = {
     "timeout": None,
     "eval_timeout": None,
     "keep_models": 3,
+    "stop_grace": DEFAULT_STOP_GRACE,
+    "max_consecutive_failures": DEFAULT_MAX_CONSECUTIVE_FAILURES,
 }
 
 
@@ -79,13 +83,30 @@ class SearchCommand(Command):
             "--timeout",
             type=positive_float,
             metavar="SECONDS",
-            help="stop starting evaluations after this wall-clock time",
+            help="stop after this wall-clock time: no new evaluation starts, running ones "
+            "get --stop-grace seconds, everything is written and the exit code is 0 "
+            "(continue with --resume); on a cluster, the job's wall time minus a margin",
         )
         parser.add_argument(
             "--eval-timeout",
             type=positive_float,
             metavar="SECONDS",
             help="seconds of training allowed per evaluation",
+        )
+        parser.add_argument(
+            "--stop-grace",
+            type=non_negative_float,
+            metavar="SECONDS",
+            help="on --timeout, SIGTERM or Ctrl-C: wait this long for running evaluations "
+            f"before writing and exiting (default {DEFAULT_STOP_GRACE:g}); a second Ctrl-C "
+            "stops at once",
+        )
+        parser.add_argument(
+            "--max-consecutive-failures",
+            type=non_negative_int,
+            metavar="N",
+            help="stop after N failed evaluations in a row (default "
+            f"{DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0: never)",
         )
         parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
         parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
@@ -119,9 +140,17 @@ class SearchCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         settings = _settings(args)
         results = run_search(**settings, progress=not args.no_progress)
-        if results is not None:  # None on the worker ranks of the MPI evaluator
-            _print_summary(results, args.top)
-        return 0
+        if results is None:  # a worker rank of the MPI evaluator
+            return 0
+        _print_summary(results, args.top)
+        if results.stop_reason is not None:
+            print(f"stopped early: {results.stop_reason}")
+            unfinished = f"; {results.num_unfinished} unfinished evaluation(s) will re-run"
+            print(
+                f"continue with: nas-search --resume {results.directory}"
+                f"{unfinished if results.num_unfinished else ''}"
+            )
+        return 1 if results.gave_up else 0
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -61,6 +61,8 @@ class Driver:
 
     Attributes:
         stop_reason: why :meth:`run` returned before the budget, None if it did not.
+        gave_up: whether it stopped because too many evaluations failed in a row (an
+            error of the problem, where the other early stops are requests).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Driver:
         self.stop_grace = stop_grace
         self.max_consecutive_failures = max_consecutive_failures
         self.stop_reason: str | None = None
+        self.gave_up = False
         self._consecutive_failures = 0
         self._last_error: str | None = None
         self.journal = Journal(directory)
@@ -155,6 +158,7 @@ class Driver:
             return f"timeout of {self.timeout:g} s reached"
         limit = self.max_consecutive_failures
         if limit and self._consecutive_failures >= limit:
+            self.gave_up = True
             return (
                 f"{self._consecutive_failures} evaluations in a row failed "
                 f"(the last: {self._last_error})"

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.driver._driver import Driver, best_trials, observation
+from nas.driver._driver import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    DEFAULT_STOP_GRACE,
+    Driver,
+    best_trials,
+    observation,
+)
 from nas.driver._journal import JOURNAL_NAME, read_journal
 from nas.driver._model_keeper import MODELS_FOLDER
 from nas.evaluate import (
@@ -38,7 +44,16 @@ SEARCHES: dict[str, type[Search]] = {
 }
 EVALUATORS = ("process", "serial", "mpi")
 #: Settings a resumed search may change; any other difference is refused.
-_CHANGEABLE = {"max_evals", "timeout", "num_workers", "eval_timeout", "evaluator", "keep_models"}
+_CHANGEABLE = {
+    "max_evals",
+    "timeout",
+    "num_workers",
+    "eval_timeout",
+    "evaluator",
+    "keep_models",
+    "stop_grace",
+    "max_consecutive_failures",
+}
 
 logger = logging.getLogger("nas.driver")
 
@@ -50,6 +65,12 @@ class SearchResults:
     trials: list[Trial]
     problem: Problem
     directory: Path
+    #: Why the search returned before its budget (None: the budget was reached).
+    stop_reason: str | None = None
+    #: Evaluations without a result, re-run by a resume.
+    num_unfinished: int = 0
+    #: Whether it stopped because too many evaluations failed in a row.
+    gave_up: bool = False
 
     def best(self, k: int = 1) -> list[Trial]:
         """The ``k`` best successful trials, best first."""
@@ -71,6 +92,8 @@ def run_search(
     keep_models: int = 3,
     resume: bool = False,
     progress: bool = True,
+    stop_grace: float = DEFAULT_STOP_GRACE,
+    max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
 ) -> SearchResults | None:
     """Search ``problem`` and write the journal and ``results.csv`` to ``out``.
 
@@ -94,6 +117,10 @@ def run_search(
             (for ``nas-export``); 0 saves none.
         resume: continue the search recorded in ``out``.
         progress: show a progress bar.
+        stop_grace: seconds to wait for running evaluations when the search stops
+            early (timeout, SIGINT/SIGTERM); what is still running is re-run on resume.
+        max_consecutive_failures: stop after this many failed evaluations in a row
+            (0: never).
 
     Returns:
         The :class:`SearchResults` (None on the worker ranks of the MPI evaluator).
@@ -123,7 +150,9 @@ def run_search(
         # Made before anything can fail: closing it releases the worker ranks, which
         # would otherwise wait for tasks forever.
         with MPIEvaluator(problem, comm, timeout=eval_timeout, models_directory=models) as pool:
-            return _search(settings, directory, resume, lambda: contextlib.nullcontext(pool))
+            return _search(
+                settings, directory, resume, lambda: contextlib.nullcontext(pool), progress
+            )
     return _search(
         settings,
         directory,
@@ -175,9 +204,14 @@ def _search(
             history=history,
             keep_models=settings["keep_models"],
             progress=progress,
+            stop_grace=settings["stop_grace"],
+            max_consecutive_failures=settings["max_consecutive_failures"],
         )
         trials = driver.run()
-    return SearchResults(trials, loaded_problem, directory)
+        unfinished = driver.num_unfinished
+    return SearchResults(
+        trials, loaded_problem, directory, driver.stop_reason, unfinished, driver.gave_up
+    )
 
 
 def check_widths(problem: Problem, evaluator: Evaluator, name: str) -> None:
@@ -260,6 +294,8 @@ def _settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
         "eval_timeout",
         "search_kwargs",
         "keep_models",
+        "stop_grace",
+        "max_consecutive_failures",
     )
     settings = {name: arguments[name] for name in names}
     # As JSON reads them back, so that a resume compares like with like (tuples as lists).

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nas.cli import search_main
 from nas.driver import read_journal, run_search
 
 HERE = Path(__file__).parent
@@ -208,3 +209,79 @@ def test_a_problem_wider_than_the_evaluator_is_refused_before_any_evaluation(tmp
             progress=False,
         )
     assert not (tmp_path / "journal.jsonl").exists()
+
+
+def test_sigterm_stops_nas_search_with_exit_0_and_a_resumable_directory(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-c",
+        "from nas.cli import search_main; raise SystemExit(search_main())",
+        "--problem",
+        "toy_problems:problem",
+        "--search",
+        "random",
+        "--max-evals",
+        "30",
+        "--workers",
+        "2",
+        "--seed",
+        "5",
+        "--stop-grace",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    driver = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True)
+    try:
+        _wait_for_finished(out, at_least=2, process=driver)
+        driver.send_signal(signal.SIGTERM)  # to the driver only, as `kill PID` does
+        stdout, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, stdout
+    assert "stopped early: received SIGTERM" in stdout
+    assert f"nas-search --resume {out}" in stdout
+    before = read_journal(out)
+    assert 2 <= len(before.finished) < 30
+
+    results = run_search(
+        "toy_problems:problem",
+        out,
+        "random",
+        max_evals=len(before.finished) + len(before.unfinished) + 1,
+        num_workers=2,
+        seed=5,
+        resume=True,
+        progress=False,
+    )
+    ids = sorted(trial.config.trial_id for trial in results.trials)
+    assert ids == list(range(len(ids)))  # none lost, none repeated
+    assert results.stop_reason is None and results.num_unfinished == 0
+
+
+def test_nas_search_gives_up_after_consecutive_failures_with_exit_1(tmp_path, capsys):
+    code = search_main(
+        [
+            "--problem",
+            "toy_problems:failing_problem",
+            "--evaluator",
+            "serial",
+            "--search",
+            "random",
+            "--max-evals",
+            "50",
+            "--max-consecutive-failures",
+            "3",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ]
+    )
+    output = capsys.readouterr().out
+    assert code == 1
+    assert "3 evaluations (3 failed)" in output
+    assert "3 evaluations in a row failed (the last: OSError: the data directory" in output

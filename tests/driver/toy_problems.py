@@ -39,7 +39,12 @@ def load_data_or_crash():
     return load_data()
 
 
+def load_nothing():
+    raise OSError("the data directory is not mounted")
+
+
 problem = _problem("toy", load_data)
+failing_problem = _problem("toy_failing", load_nothing)
 crashing_problem = _problem("toy_crashing", load_data_or_crash)
 
 
