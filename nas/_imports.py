@@ -18,6 +18,9 @@ def import_keras() -> ModuleType:
         import keras
     except ImportError as error:  # pragma: no cover - exercised only without TF
         raise ImportError(
-            "nas needs Keras 3 with TensorFlow: pip install 'tensorflow>=2.21,<2.22'"
+            f"nas needs Keras 3 with TensorFlow 2.21, which did not import ({error}). "
+            "Install nas with one of its TensorFlow extras: pip install 'nas[cpu]' (CPU only) "
+            "or pip install 'nas[gpu]' (NVIDIA GPUs); from a checkout, pip install -e '.[cpu]' "
+            "or '.[gpu]', or bash scripts/setup.sh (NAS_GPU=1 for GPUs)"
         ) from error
     return keras

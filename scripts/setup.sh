@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # Set up everything nas needs on this machine, then check that it works.
 #
-#   bash scripts/setup.sh
+#   bash scripts/setup.sh              # CPU: TensorFlow from the extra `cpu`
+#   NAS_GPU=1 bash scripts/setup.sh    # NVIDIA GPUs: extra `gpu`, Horovod with NCCL
 #
 # Safe to run again: every step checks whether it is already done and says so
 # in one line. Steps:
 #   1. Debian packages: Open MPI, graphviz, build tools (only what is missing)
 #   2. the virtual environment .venv (reused when present)
-#   3. pip install -e '.[mpi,test]' (skipped while pyproject.toml is unchanged)
-#   4. Horovod 0.28.1 with TensorFlow + MPI, built once into a wheel cache
+#   3. pip install -e '.[cpu,mpi,test]' or '.[gpu,mpi,test]' (skipped while
+#      pyproject.toml and the extras are unchanged)
+#   4. Horovod 0.28.1 with TensorFlow + MPI (+ NCCL for GPUs), built once into
+#      a wheel cache
 #   5. a 2-rank mpirun smoke check (skipped once passed for this install)
 #
 # Environment:
+#   NAS_GPU=1|0         1: TensorFlow for NVIDIA GPUs (`tensorflow[and-cuda]`)
+#                       and Horovod built with HOROVOD_GPU_OPERATIONS=NCCL (needs
+#                       the CUDA toolkit and NCCL: docs/install.md); 0: CPU only.
+#                       Unset: keep the flavour .venv has (CPU for a new one), so
+#                       scripts/test.sh never swaps a GPU TensorFlow for a CPU one
 #   NAS_CACHE=DIR       downloads, built wheels and logs (default ~/.cache/nas)
 #   NAS_SKIP_HOROVOD=1  do not install Horovod (the mpi4py data-parallel
 #                       fallback still works); CI ignores it
 #   NAS_BUILD_JOBS=N    parallel compile jobs for Horovod (default 2)
 #   PYTHON=EXE          interpreter that creates .venv (default python3)
-#   HOROVOD_GPU_OPERATIONS, HOROVOD_CUDA_HOME, ...  passed on to the Horovod
-#                       build (GPU clusters; see docs/install.md)
+#   HOROVOD_GPU_OPERATIONS, HOROVOD_CUDA_HOME, HOROVOD_NCCL_HOME, ...  passed on
+#                       to the Horovod build (NAS_GPU=1 defaults the first to
+#                       NCCL, and HOROVOD_NCCL_HOME to a module's NCCL_HOME,
+#                       NCCL_ROOT or EBROOTNCCL)
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh
@@ -36,7 +46,6 @@ HOROVOD_VERSION=0.28.1
 # Horovod 0.28.1 predates setuptools' built-in bdist_wheel (70.1); the upper
 # bound is the newest major this build was tried with.
 BUILD_REQUIREMENTS=("setuptools>=70.1,<85" "wheel")
-EXTRAS="mpi,test"
 
 START_SECONDS=$SECONDS
 mkdir -p "$LOG_DIR"
@@ -133,6 +142,60 @@ fi
 # ---------------------------------------------------------------------------
 # 3. The package and its Python dependencies
 # ---------------------------------------------------------------------------
+# Which TensorFlow: the extra `cpu` (tensorflow-cpu on x86_64) or `gpu`
+# (tensorflow[and-cuda]). Both wheels install the same `tensorflow` module, so
+# exactly one may be in .venv. Without NAS_GPU, the flavour already installed
+# is kept: tensorflow-cpu is CPU; `tensorflow` with NVIDIA's cuDNN wheel, or on
+# x86_64 (where it is the GPU build), is GPU.
+installed_tf_flavour() {
+    "$PY" - <<'EOF' 2>/dev/null || true
+import importlib.metadata as m
+import platform
+
+
+def installed(name):
+    try:
+        m.version(name)
+    except m.PackageNotFoundError:
+        return False
+    return True
+
+
+if installed("tensorflow-cpu"):
+    print("cpu")
+elif installed("tensorflow"):
+    cudnn = any(installed(f"nvidia-cudnn-cu{major}") for major in (11, 12, 13))
+    print("gpu" if cudnn or platform.machine() in ("x86_64", "AMD64") else "cpu")
+EOF
+}
+
+case "${NAS_GPU:-}" in
+    1) TF_FLAVOUR=gpu ;;
+    0) TF_FLAVOUR=cpu ;;
+    "")
+        TF_FLAVOUR="$(installed_tf_flavour)"
+        TF_FLAVOUR="${TF_FLAVOUR:-cpu}"
+        ;;
+    *) die "NAS_GPU must be 1 (GPUs) or 0 (CPU only), not '$NAS_GPU'" ;;
+esac
+EXTRAS="$TF_FLAVOUR,mpi,test"
+if [ "$TF_FLAVOUR" = gpu ]; then
+    # Horovod's GPU build: allreduce of GPU tensors through NCCL, unless the
+    # caller chose otherwise (HOROVOD_GPU_OPERATIONS=MPI for a CUDA-aware MPI).
+    export HOROVOD_GPU_OPERATIONS="${HOROVOD_GPU_OPERATIONS:-NCCL}"
+    if [ -z "${HOROVOD_NCCL_HOME:-}${HOROVOD_NCCL_INCLUDE:-}${HOROVOD_NCCL_LIB:-}" ]; then
+        # What `module load nccl` usually sets; Horovod's CMake reads none of them.
+        for nccl_home in "${NCCL_HOME:-}" "${NCCL_ROOT:-}" "${EBROOTNCCL:-}"; do
+            if [ -n "$nccl_home" ] && [ -d "$nccl_home" ]; then
+                export HOROVOD_NCCL_HOME="$nccl_home"
+                break
+            fi
+        done
+    fi
+fi
+HOROVOD_GPU_OPS="${HOROVOD_GPU_OPERATIONS:-}"
+say "TensorFlow: $TF_FLAVOUR flavour (extras $EXTRAS${NAS_GPU:+, from NAS_GPU=$NAS_GPU})"
+
 # The stamp records what the editable install was made from; code edits need
 # no reinstall, dependency or entry-point edits in pyproject.toml do.
 install_stamp="$VENV/.nas-install-stamp"
@@ -141,8 +204,22 @@ if [ -f "$install_stamp" ] && [ "$(cat "$install_stamp")" = "$install_key" ] &&
     "$PY" -c 'import importlib.metadata as m; m.version("nas")' 2>/dev/null; then
     say "python packages: installed from this pyproject.toml already, skipping pip"
 else
-    say "python packages: pip install -e '.[$EXTRAS]' (log: $LOG_DIR/pip-install.log)"
     rm -f "$install_stamp"
+    # The other flavour's wheel would share the `tensorflow` folder with the
+    # one installed now; uninstall both (removing one alone takes files the
+    # other needs) and install the wanted one afresh.
+    case "$TF_FLAVOUR:$(uname -m)" in
+        gpu:*) unwanted_tf=tensorflow-cpu ;;
+        cpu:x86_64 | cpu:AMD64) unwanted_tf=tensorflow ;;
+        *) unwanted_tf="" ;;
+    esac
+    if [ -n "$unwanted_tf" ] &&
+        "$PY" -c "import importlib.metadata as m; m.version('$unwanted_tf')" 2>/dev/null; then
+        say "python packages: $unwanted_tf is installed but this set-up is $TF_FLAVOUR;" \
+            "uninstalling TensorFlow first (log: $LOG_DIR/pip-uninstall-tensorflow.log)"
+        run_logged pip-uninstall-tensorflow "$PY" -m pip uninstall -y tensorflow tensorflow-cpu
+    fi
+    say "python packages: pip install -e '.[$EXTRAS]' (log: $LOG_DIR/pip-install.log)"
     run_logged pip-install "$PY" -m pip install -e ".[$EXTRAS]"
     printf '%s\n' "$install_key" >"$install_stamp"
 fi
@@ -153,8 +230,10 @@ fi
 # Horovod's only release on PyPI is a source distribution that does not build
 # against the TensorFlow 2.21 wheel: horovod/tensorflow/xla_mpi_ops.cc includes
 # XLA headers the wheel lacks. That file only does work in GPU builds, so it is
-# dropped from the source list. The wheel is built once and cached per
-# (Python, TensorFlow, MPI, GPU ops) because it links against all four.
+# dropped from the source list, in GPU builds too (Horovod's ops then have no
+# XLA kernels: a step that calls them must not be XLA-compiled, and nas
+# compiles data-parallel models with jit_compile=False). The wheel is built
+# once and cached per (Python, TensorFlow, MPI, GPU ops): it links all four.
 
 horovod_cache_key() {
     local py_tag tf_version mpi_name mpi_hash
@@ -172,13 +251,46 @@ else:
     mpi_name="$(mpirun --version 2>&1 | head -n1 | sed -E 's/^mpirun *//' |
         tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9.]+/-/g; s/^-+//; s/-+$//' | cut -c1-40)"
     mpi_hash="$({ command -v mpicc; mpirun --version 2>&1; } | sha256sum | cut -c1-8)"
+    # CPU builds keep the short name; GPU builds (CUDA, and NCCL or MPI for GPU
+    # tensors) end in -gpu-nccl or -gpu-mpi, so the two never share a folder.
     printf '%s-tf%s-%s-%s%s' "$py_tag" "$tf_version" "$mpi_name" "$mpi_hash" \
-        "${HOROVOD_GPU_OPERATIONS:+-gpu-${HOROVOD_GPU_OPERATIONS,,}}"
+        "${HOROVOD_GPU_OPS:+-gpu-${HOROVOD_GPU_OPS,,}}"
+}
+
+# A GPU build needs nvcc and NCCL; say so before minutes of downloading and
+# compiling rather than in the middle of a CMake log.
+check_gpu_build_tools() {
+    [ -n "$HOROVOD_GPU_OPS" ] || return 0
+    local nvcc="" candidate include
+    for candidate in "${HOROVOD_CUDA_HOME:+$HOROVOD_CUDA_HOME/bin/nvcc}" \
+        "$(command -v nvcc || true)" "${CUDAToolkit_ROOT:+$CUDAToolkit_ROOT/bin/nvcc}" \
+        "${CUDA_PATH:+$CUDA_PATH/bin/nvcc}" "${CUDA_HOME:+$CUDA_HOME/bin/nvcc}" \
+        /usr/local/cuda/bin/nvcc; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+            nvcc=$candidate
+            break
+        fi
+    done
+    [ -n "$nvcc" ] || die "Horovod's GPU build (HOROVOD_GPU_OPERATIONS=$HOROVOD_GPU_OPS) needs" \
+        "the CUDA toolkit's nvcc: 'module load cuda' (CUDA 12, as TensorFlow 2.21) or set" \
+        "HOROVOD_CUDA_HOME; or NAS_SKIP_HOROVOD=1 to use the mpi4py data-parallel fallback"
+    say "Horovod: GPU build ($HOROVOD_GPU_OPS) with $nvcc"
+    [ "$HOROVOD_GPU_OPS" = NCCL ] || return 0
+    for include in "${HOROVOD_NCCL_INCLUDE:-}" "${HOROVOD_NCCL_HOME:+$HOROVOD_NCCL_HOME/include}" \
+        "$(dirname "$(dirname "$nvcc")")/include" /usr/include /usr/local/include; do
+        if [ -n "$include" ] && [ -f "$include/nccl.h" ]; then
+            say "Horovod: NCCL headers in $include"
+            return 0
+        fi
+    done
+    warn "nccl.h not found: 'module load nccl' or set HOROVOD_NCCL_HOME (or HOROVOD_NCCL_INCLUDE"
+    warn "  and HOROVOD_NCCL_LIB); see docs/install.md. Trying the build anyway."
 }
 
 build_horovod_wheel() {  # $1: directory to put the wheel in
     local wheel_dir=$1 sdist_dir="$NAS_CACHE/sdist" work src cmakelists
     local sdist="$sdist_dir/horovod-$HOROVOD_VERSION.tar.gz"
+    check_gpu_build_tools
     if [ -f "$sdist" ]; then
         say "Horovod: using cached source $sdist"
     else
@@ -204,7 +316,7 @@ build_horovod_wheel() {  # $1: directory to put the wheel in
     # in .venv, so it must build inside .venv, with .venv's setuptools.
     run_logged horovod-build-requirements "$PY" -m pip install "${BUILD_REQUIREMENTS[@]}"
     say "Horovod: building the wheel with $BUILD_JOBS jobs (3-5 minutes on 2 cores;" \
-        "log: $LOG_DIR/horovod-build.log)"
+        "log: $LOG_DIR/horovod-build.log)${HOROVOD_GPU_OPS:+; GPU operations: $HOROVOD_GPU_OPS}"
     # MAKEFLAGS also stops Horovod's setup.py from adding its own -j8.
     run_logged horovod-build env \
         MAKEFLAGS="-j$BUILD_JOBS" \
@@ -220,10 +332,18 @@ build_horovod_wheel() {  # $1: directory to put the wheel in
     rm -rf "$work"
 }
 
+# Whether the installed Horovod imports, with MPI, and is the build asked for:
+# a GPU build (with NCCL when asked) for GPU operations, a CPU build otherwise.
 horovod_works() {
-    "$PY" - <<'EOF' >/dev/null 2>&1
+    HOROVOD_GPU_OPS="$HOROVOD_GPU_OPS" "$PY" - <<'EOF' >/dev/null 2>&1
+import os
+
 import horovod.tensorflow as hvd
+
+gpu_ops = os.environ["HOROVOD_GPU_OPS"]
 assert hvd.mpi_built(), "Horovod was built without MPI"
+assert bool(hvd.cuda_built()) == bool(gpu_ops), "not the CPU/GPU build asked for"
+assert gpu_ops != "NCCL" or hvd.nccl_built(), "Horovod was built without NCCL"
 EOF
 }
 
@@ -293,7 +413,8 @@ fi
 verified_stamp="$VENV/.nas-verified-stamp"
 env_fingerprint() {
     {
-        printf '%s\n' "$install_key" "skip_horovod=$SKIP_HOROVOD" "$smoke_code"
+        printf '%s\n' "$install_key" "skip_horovod=$SKIP_HOROVOD" "gpu_ops=$HOROVOD_GPU_OPS" \
+            "$smoke_code"
         command -v mpirun && mpirun --version 2>&1
         printf '%s\n' "$VENV"/lib/python*/site-packages/*.dist-info \
             "$VENV"/lib/python*/site-packages/*.egg-info | sort
@@ -315,7 +436,7 @@ rm -f "$verified_stamp"
 if [ "$SKIP_HOROVOD" = 1 ]; then
     say "Horovod: NAS_SKIP_HOROVOD=1, skipping (the mpi4py data-parallel fallback is used)"
 elif horovod_works; then
-    say "Horovod: horovod.tensorflow imports already, skipping"
+    say "Horovod: horovod.tensorflow imports already (${HOROVOD_GPU_OPS:-CPU} build), skipping"
 else
     install_horovod
     say "Horovod: installed $("$PY" -c 'import horovod; print(horovod.__version__)')"
