@@ -37,13 +37,13 @@ SEARCH="${NAS_SEARCH:-agebo}"
 MAX_EVALS="${NAS_MAX_EVALS:-200}"
 OUT="${NAS_OUT:-runs/covertype-pbs}"     # relative to the repository root
 SEED="${NAS_SEED:-0}"
-# Seconds of training allowed per evaluation. Also the bulk of SAFETY_MARGIN:
-# evaluations running when --timeout is reached are waited for (and re-run by
-# the next job), so the margin must cover one whole evaluation.
+# Seconds of training allowed per evaluation.
 EVAL_TIMEOUT="${NAS_EVAL_TIMEOUT:-1800}"
-# Seconds kept free at the end of the job: one evaluation, plus start-up and
-# shutdown of all ranks (imports from a shared file system can take minutes).
-SAFETY_MARGIN="${NAS_SAFETY_MARGIN:-$((EVAL_TIMEOUT + 600))}"
+# Seconds kept free at the end of the job: the driver's --stop-grace (20 s),
+# the batch in progress (trainings are interrupted when the search stops), and
+# start-up and shutdown of all ranks (imports from a shared file system can
+# take minutes).
+SAFETY_MARGIN="${NAS_SAFETY_MARGIN:-600}"
 # The same as walltime above: used only when qstat cannot say the limit.
 WALLTIME="${NAS_WALLTIME:-04:00:00}"
 # GPUs per node, as ngpus above.
