@@ -17,12 +17,36 @@ from nas.train import TrainingResult
 
 @dataclass(frozen=True)
 class Config:
-    """One evaluation to run: an architecture, its hyperparameters and a seed."""
+    """One evaluation to run: an architecture, its hyperparameters, a seed, a budget.
+
+    The last fields serve schedulers that train a configuration in several segments
+    (successive halving, population-based training): a segment trains from
+    ``initial_epoch`` until ``epochs``, starting from the weights and optimizer state in
+    ``start_from`` and saving its own at ``checkpoint_path`` for a later segment.
+
+    Attributes:
+        trial_id: unique in a search; the journal and results refer to it.
+        arch_seq: the architecture.
+        hyperparameters: the configuration of the problem's hyperparameters.
+        seed: seeds weight initialisation, shuffling and dropout.
+        epochs: train until this epoch (a total, not a count); None: the
+            ``epochs`` hyperparameter.
+        initial_epoch: epochs already trained in ``start_from`` (0 for a fresh model).
+        start_from: a checkpoint (``.keras``, with optimizer state) to continue from.
+        checkpoint_path: where to save the model and optimizer state after training.
+        info: what the scheduler notes about this evaluation (a rung, the member it
+            copied, ...), recorded with the trial.
+    """
 
     trial_id: int
     arch_seq: tuple[int, ...]
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
+    epochs: int | None = None
+    initial_epoch: int = 0
+    start_from: str | None = None
+    checkpoint_path: str | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_ranks(self) -> int:
@@ -35,15 +59,28 @@ class Config:
             "arch_seq": list(self.arch_seq),
             "hyperparameters": dict(self.hyperparameters),
             "seed": self.seed,
+            "epochs": self.epochs,
+            "initial_epoch": self.initial_epoch,
+            "start_from": self.start_from,
+            "checkpoint_path": self.checkpoint_path,
+            "info": dict(self.info),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Rebuild a config from :meth:`to_dict` (journals from before the budget fields
+        lack them: they take their defaults)."""
+        epochs = data.get("epochs")
         return cls(
             int(data["trial_id"]),
             tuple(int(value) for value in data["arch_seq"]),
             dict(data["hyperparameters"]),
             int(data["seed"]),
+            None if epochs is None else int(epochs),
+            int(data.get("initial_epoch", 0)),
+            data.get("start_from"),
+            data.get("checkpoint_path"),
+            dict(data.get("info", {})),
         )
 
 

@@ -46,6 +46,10 @@ def evaluate(
             config.arch_seq,
             config.hyperparameters,
             seed=config.seed,
+            epochs=config.epochs,
+            initial_epoch=config.initial_epoch,
+            start_from=config.start_from,
+            checkpoint_path=config.checkpoint_path,
             timeout=timeout,
             comm=comm,
             model_path=None

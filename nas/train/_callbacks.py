@@ -125,19 +125,26 @@ class LearningRateWarmup(keras.callbacks.Callback):
     """Raises the learning rate linearly from ``start`` to ``target`` over ``steps`` steps.
 
     The rate is set on the optimizer before each batch (a plain variable, so the saved
-    model and its optimizer need nothing custom to load).
+    model and its optimizer need nothing custom to load). ``first_step`` is where a
+    continued training resumes the ramp (0 for a fresh one).
     """
 
-    def __init__(self, start: float, target: float, steps: int) -> None:
+    def __init__(self, start: float, target: float, steps: int, first_step: int = 0) -> None:
         super().__init__()
         self.start, self.target, self.steps = start, target, steps
-        self._step = 0
+        self._step = first_step
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._set_rate()
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._step <= self.steps:
-            fraction = self._step / self.steps
-            self.model.optimizer.learning_rate = self.start + (self.target - self.start) * fraction
+            self._set_rate()
             self._step += 1
+
+    def _set_rate(self) -> None:
+        fraction = min(1.0, self._step / self.steps)
+        self.model.optimizer.learning_rate = self.start + (self.target - self.start) * fraction
 
 
 class GroupMetrics(keras.callbacks.Callback):

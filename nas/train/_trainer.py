@@ -76,6 +76,9 @@ def train(
     verbose: int = 0,
     model_path: str | Path | None = None,
     comm: Any = None,
+    initial_epoch: int = 0,
+    start_from: str | Path | None = None,
+    checkpoint_path: str | Path | None = None,
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -114,6 +117,16 @@ def train(
             per rank; the rules for sharding, the learning rate and metrics are in
             :mod:`nas.train._group` and docs/cluster.md. Horovod is used when installed,
             else a plain mpi4py allreduce (see :func:`nas.parallel.data_parallel`).
+        initial_epoch: epochs already trained (continuing ``start_from``): training
+            runs epochs ``initial_epoch + 1`` to ``epochs``, and the learning curve and
+            ``epochs_trained`` cover those.
+        start_from: a model saved by an earlier segment (``checkpoint_path``): its
+            weights and optimizer state (moments, iteration count) are continued, with
+            this call's hyperparameters (a new learning rate takes effect; the
+            architecture must be the same).
+        checkpoint_path: where to save the model with its optimizer state after
+            training, when at least one epoch completed and training did not fail, so
+            that a later segment can continue it (the group's first rank saves).
 
     Returns:
         A :class:`TrainingResult`.
@@ -132,6 +145,7 @@ def train(
     """
     config = resolve_hyperparameters(problem, hyperparameters, epochs=epochs)
     run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
+    run.initial_epoch = _checked_initial_epoch(initial_epoch, config["epochs"])
     deadline_after = _checked_timeout(timeout)
     group = open_group(comm)
     run.num_ranks = 1 if group is None else group.size
@@ -144,7 +158,7 @@ def train(
         stage = Stage.DATA
         _check_inputs(dataset, space)
         stage = Stage.BUILD
-        model = _build(space, run)
+        model = _build(space, run) if start_from is None else _load(Path(start_from), run)
         if group is None:
             _compile(model, problem, run)
     except Exception as exception:
@@ -166,8 +180,11 @@ def train(
         logger.debug("training %s failed", run.arch_seq, exc_info=True)
         return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
     result = _outcome(problem, run, monitor)
-    if result.ok and model_path is not None and (group is None or group.is_leader):
-        _save(model, Path(model_path))
+    if group is None or group.is_leader:
+        if result.ok and model_path is not None:
+            _save(model, Path(model_path))
+        if result.status is not Status.FAILED and result.epochs_trained and checkpoint_path:
+            _save(model, Path(checkpoint_path))
     return result
 
 
@@ -193,6 +210,7 @@ class _Run:
     learning_curve: dict[str, list[float | None]] = field(default_factory=dict)
     epochs_trained: int = 0
     num_ranks: int = 1
+    initial_epoch: int = 0
     samples_per_epoch: int | None = None
     samples_per_second: float | None = None
     data_parallel: str | None = None
@@ -236,6 +254,19 @@ def _build(space: SearchSpace, run: _Run) -> Any:
     return model
 
 
+def _load(path: Path, run: _Run) -> Any:
+    """A checkpoint's model, with its optimizer's state, to continue training."""
+    keras = import_keras()
+    bind_local_gpu()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(run.seed)
+    start = time.perf_counter()
+    model = keras.saving.load_model(path)
+    run.num_parameters = int(model.count_params())
+    run.build_time = time.perf_counter() - start
+    return model
+
+
 def _compile(
     model: Any,
     problem: Problem,
@@ -245,12 +276,13 @@ def _compile(
 ) -> None:
     keras = import_keras()
     start = time.perf_counter()
-    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[run.hyperparameters["optimizer"]])
-    optimizer = optimizer_class(
-        learning_rate=run.hyperparameters["learning_rate"]
-        if learning_rate is None
-        else learning_rate
-    )
+    rate = run.hyperparameters["learning_rate"] if learning_rate is None else learning_rate
+    optimizer = _continued_optimizer(model, run.hyperparameters["optimizer"])
+    if optimizer is None:
+        optimizer_class = getattr(keras.optimizers, OPTIMIZERS[run.hyperparameters["optimizer"]])
+        optimizer = optimizer_class(learning_rate=rate)
+    else:
+        optimizer.learning_rate = rate
     model.compile(
         optimizer=optimizer if parallel is None else parallel.distribute(optimizer),
         loss=problem.loss,
@@ -259,6 +291,18 @@ def _compile(
         jit_compile="auto" if parallel is None else False,
     )
     run.build_time = (run.build_time or 0.0) + time.perf_counter() - start
+
+
+def _continued_optimizer(model: Any, name: str) -> Any | None:
+    """The optimizer a loaded checkpoint carries, if it is the one asked for.
+
+    Its state (moments, iterations) is what continuing means; a configuration that
+    asks for another optimizer starts that one afresh.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or type(optimizer).__name__ != OPTIMIZERS[name]:
+        return None
+    return optimizer
 
 
 def _fit(
@@ -278,6 +322,7 @@ def _fit(
             y_train,
             batch_size=run.hyperparameters["batch_size"],
             epochs=run.hyperparameters["epochs"],
+            initial_epoch=run.initial_epoch,
             validation_data=dataset.valid,
             callbacks=[monitor, *_early_stopping(problem, run)],
             verbose=verbose,
@@ -316,10 +361,14 @@ def _fit_on_group(
                 y_train,
                 batch_size=batch_size,
                 epochs=epochs,
+                initial_epoch=run.initial_epoch,
                 callbacks=[
                     GroupMetrics(parallel, valid, batch_size),
                     LearningRateWarmup(
-                        base_rate, target_rate, warmup_steps(steps_per_epoch, epochs)
+                        base_rate,
+                        target_rate,
+                        warmup_steps(steps_per_epoch, epochs),
+                        first_step=run.initial_epoch * steps_per_epoch,
                     ),
                     monitor,
                     *_early_stopping(problem, run),
@@ -408,6 +457,16 @@ def _checked_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     return int(seed)
+
+
+def _checked_initial_epoch(initial_epoch: Any, epochs: int) -> int:
+    valid = isinstance(initial_epoch, int) and not isinstance(initial_epoch, bool)
+    if not valid or not 0 <= initial_epoch < epochs:
+        raise ValueError(
+            f"initial_epoch must be an int from 0 to epochs - 1 = {epochs - 1}, "
+            f"got {initial_epoch!r}"
+        )
+    return initial_epoch
 
 
 def _checked_timeout(timeout: Any) -> float | None:

@@ -405,3 +405,43 @@ def test_an_interrupt_request_stops_training_at_the_next_batch(problem):
     assert result.epochs_trained < 10_000 and result.training_time < 2.0 + 15.0
     # Cleared: the next training runs to its end.
     assert train(problem, DENSE_RELU, epochs=1).status is Status.OK
+
+
+# -- continuing a checkpoint ----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_segment_continues_the_weights_and_optimizer_state_of_a_checkpoint(problem, tmp_path):
+    keras = import_keras()
+    first, second = tmp_path / "first.keras", tmp_path / "second.keras"
+    hyperparameters = {"learning_rate": 0.01, "batch_size": 40}  # 240 samples: 6 steps
+    one = train(problem, DENSE_RELU, hyperparameters, epochs=2, seed=4, checkpoint_path=first)
+    assert one.status is Status.OK and one.epochs_trained == 2
+    saved = keras.saving.load_model(first)
+    assert int(saved.optimizer.iterations.numpy()) == 2 * 6
+
+    changed = {**hyperparameters, "learning_rate": 0.002}  # as population-based training does
+    two = train(
+        problem,
+        DENSE_RELU,
+        changed,
+        epochs=5,
+        seed=4,
+        initial_epoch=2,
+        start_from=first,
+        checkpoint_path=second,
+    )
+    assert two.status is Status.OK, two.error
+    assert two.epochs_trained == 3 and len(two.learning_curve["loss"]) == 3
+    continued = keras.saving.load_model(second)
+    # The optimizer went on counting (its moments came along), at the new rate.
+    assert int(continued.optimizer.iterations.numpy()) == 5 * 6
+    assert float(continued.optimizer.learning_rate.numpy()) == pytest.approx(0.002)
+    # It started from the checkpoint, not from fresh weights: its first epoch's loss is
+    # about where the first segment ended, below a fresh model's first epoch.
+    assert two.learning_curve["loss"][0] < one.learning_curve["loss"][0]
+
+
+def test_initial_epoch_must_leave_an_epoch_to_train(problem):
+    with pytest.raises(ValueError, match=r"initial_epoch must be an int from 0 to epochs - 1 = 2"):
+        train(problem, DENSE_RELU, epochs=3, initial_epoch=3)
