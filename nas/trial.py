@@ -33,6 +33,7 @@ class Config:
             ``epochs`` hyperparameter.
         initial_epoch: epochs already trained in ``start_from`` (0 for a fresh model).
         start_from: a checkpoint (``.keras``, with optimizer state) to continue from.
+        parent: the trial that saved ``start_from``, None for a fresh model.
         checkpoint_path: where to save the model and optimizer state after training.
         info: what the scheduler notes about this evaluation (a rung, the member it
             copied, ...), recorded with the trial.
@@ -45,6 +46,7 @@ class Config:
     epochs: int | None = None
     initial_epoch: int = 0
     start_from: str | None = None
+    parent: int | None = None
     checkpoint_path: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
 
@@ -62,6 +64,7 @@ class Config:
             "epochs": self.epochs,
             "initial_epoch": self.initial_epoch,
             "start_from": self.start_from,
+            "parent": self.parent,
             "checkpoint_path": self.checkpoint_path,
             "info": dict(self.info),
         }
@@ -70,7 +73,7 @@ class Config:
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Rebuild a config from :meth:`to_dict` (journals from before the budget fields
         lack them: they take their defaults)."""
-        epochs = data.get("epochs")
+        epochs, parent = data.get("epochs"), data.get("parent")
         return cls(
             int(data["trial_id"]),
             tuple(int(value) for value in data["arch_seq"]),
@@ -79,6 +82,7 @@ class Config:
             None if epochs is None else int(epochs),
             int(data.get("initial_epoch", 0)),
             data.get("start_from"),
+            None if parent is None else int(parent),
             data.get("checkpoint_path"),
             dict(data.get("info", {})),
         )

@@ -22,6 +22,7 @@ from nas.driver._results_table import ResultsTable
 from nas.driver._stop import StopSignals
 from nas.evaluate import Evaluator
 from nas.problem import Problem
+from nas.schedule import FullTraining, Job, Scheduler, Segment
 from nas.search import Observation, Search
 from nas.space import SearchSpace
 from nas.trial import Config, Trial, trial_seed
@@ -33,6 +34,8 @@ logger = logging.getLogger("nas.driver")
 DEFAULT_STOP_GRACE = 20.0
 #: Failed evaluations in a row after which a search stops.
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 20
+#: The folder of a search's directory where segments save checkpoints to continue.
+CHECKPOINTS_FOLDER = "checkpoints"
 #: Longest wait for results before checking signals and the deadline again (seconds).
 _POLL = 1.0
 
@@ -42,7 +45,8 @@ class Driver:
 
     Args:
         problem: the problem searched.
-        search: the ask/tell search (already told the journal's past, on resume).
+        search: the ask/tell search, or a scheduler over one (already told the
+            journal's past, on resume); a plain search trains each proposal fully.
         evaluator: where configs are trained.
         directory: the output directory (journal, results.csv).
         max_evals: the number of finished evaluations to reach (failed ones count).
@@ -68,7 +72,7 @@ class Driver:
     def __init__(
         self,
         problem: Problem,
-        search: Search,
+        search: Search | Scheduler,
         evaluator: Evaluator,
         directory: Path,
         max_evals: int,
@@ -83,13 +87,15 @@ class Driver:
     ) -> None:
         self.problem = problem
         self.space: SearchSpace = problem.build_space()
-        self.search = search
+        self.scheduler = search if isinstance(search, Scheduler) else FullTraining(search)
         self.evaluator = evaluator
+        self.directory = Path(directory)
         self.max_evals = max_evals
         self.timeout = timeout
         self.seed = seed
         history = history or JournalState()
         self.trials: list[Trial] = list(history.finished)
+        self._by_id = {trial.config.trial_id: trial for trial in self.trials}
         self._pending: list[Config] = history.unfinished  # re-run each exactly once
         self._next_trial_id = history.next_trial_id
         self._progress = progress
@@ -99,6 +105,7 @@ class Driver:
         self.gave_up = False
         self._consecutive_failures = 0
         self._last_error: str | None = None
+        self._saved_checkpoints: set[int] = set()
         self.journal = Journal(directory)
         self.journal.start(settings)
         self.table = ResultsTable(directory, problem.hyperparameters.names)
@@ -190,21 +197,47 @@ class Driver:
         configs = [self._pending.pop(0) for _ in range(min(free, len(self._pending)))]
         if len(configs) < free:
             # One ask for all free workers, so that model-based searches can spread them.
-            for proposal in self.search.ask(free - len(configs)):
-                trial_id = self._next_trial_id
-                self._next_trial_id += 1
-                configs.append(
-                    Config(
-                        trial_id,
-                        proposal.arch_seq,
-                        dict(proposal.hyperparameters),
-                        trial_seed(self.seed, trial_id),
-                    )
-                )
-        state = self.search.get_state()
+            configs += [self._config(job) for job in self.scheduler.ask(free - len(configs))]
+        state = self.scheduler.get_state()
         for config in configs:
             self.journal.submit(config, state)
             self.evaluator.submit(config)
+
+    def _config(self, job: Job) -> Config:
+        """The config that runs ``job``: a new trial id, its seed and checkpoint paths."""
+        trial_id = self._next_trial_id
+        self._next_trial_id += 1
+        initial_epoch, start_from = 0, None
+        if job.continue_from is not None:
+            parent = self._by_id[job.continue_from]
+            initial_epoch = parent.config.initial_epoch + parent.result.epochs_trained
+            start_from = str(self._checkpoint(job.continue_from))
+        return Config(
+            trial_id,
+            job.arch_seq,
+            dict(job.hyperparameters),
+            trial_seed(self.seed, trial_id),
+            epochs=job.epochs,
+            initial_epoch=initial_epoch,
+            start_from=start_from,
+            parent=job.continue_from,
+            checkpoint_path=str(self._checkpoint(trial_id)) if job.checkpoint else None,
+            info=dict(job.info),
+        )
+
+    def _checkpoint(self, trial_id: int) -> Path:
+        return self.directory / CHECKPOINTS_FOLDER / f"trial_{trial_id}.keras"
+
+    def _release_checkpoints(self, finished: Sequence[Trial]) -> None:
+        """Delete the checkpoints no later job can continue (they take disk space)."""
+        live = self.scheduler.live_checkpoints()
+        for trial in finished:
+            self._saved_checkpoints.update(
+                [trial.config.trial_id] if trial.config.checkpoint_path else []
+            )
+        for trial_id in sorted(self._saved_checkpoints - live):
+            self._checkpoint(trial_id).unlink(missing_ok=True)
+            self._saved_checkpoints.discard(trial_id)
 
     def _record(self, finished: Sequence[Trial], bar: tqdm | None = None) -> None:
         if not finished:
@@ -218,10 +251,12 @@ class Driver:
                 self._last_error = trial.result.error
         self.table.append(finished, [self._hash(trial) for trial in finished])
         self.trials.extend(finished)
+        self._by_id.update((trial.config.trial_id, trial) for trial in finished)
         observations = [observation(trial, self.problem) for trial in finished]
         self._account(observations)
         self.keeper.update((t, o.score) for t, o in zip(finished, observations))
-        self.search.tell(observations)
+        self.scheduler.tell([segment(trial, self.problem) for trial in finished])
+        self._release_checkpoints(finished)
         if bar is not None:
             bar.update(len(finished))
             bar.set_postfix_str(self._summary(), refresh=False)
@@ -255,6 +290,26 @@ def observation(trial: Trial, problem: Problem) -> Observation:
     if result.ok and result.objective is not None and math.isfinite(result.objective):
         score = result.objective if problem.direction == "max" else -result.objective
     return Observation(trial.config.arch_seq, dict(trial.config.hyperparameters), score)
+
+
+def segment(trial: Trial, problem: Problem) -> Segment:
+    """What a scheduler learns from a trial: its job and oriented scores."""
+    config, result = trial.config, trial.result
+    sign = 1.0 if problem.direction == "max" else -1.0
+    curve = tuple(
+        None if value is None or not math.isfinite(value) else sign * value
+        for value in result.learning_curve.get(problem.objective, [])
+    )
+    job = Job(
+        config.arch_seq,
+        dict(config.hyperparameters),
+        config.epochs,
+        config.parent,
+        config.checkpoint_path is not None,
+        dict(config.info),
+    )
+    score = observation(trial, problem).score
+    return Segment(config.trial_id, job, config.initial_epoch, result.epochs_trained, score, curve)
 
 
 def best_trials(trials: Sequence[Trial], problem: Problem, k: int) -> list[Trial]:

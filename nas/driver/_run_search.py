@@ -18,7 +18,7 @@ from nas.driver._driver import (
     DEFAULT_STOP_GRACE,
     Driver,
     best_trials,
-    observation,
+    segment,
 )
 from nas.driver._journal import JOURNAL_NAME, read_journal
 from nas.driver._model_keeper import MODELS_FOLDER
@@ -31,6 +31,7 @@ from nas.evaluate import (
 )
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
+from nas.schedule import FullTraining
 from nas.search import AMBS, AgEBO, GridSearch, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
@@ -184,17 +185,18 @@ def _search(
     )
     if isinstance(search_object, GridSearch):
         _report(search_object.describe(), progress)
+    scheduler = FullTraining(search_object)
     if history is not None:
-        search_object.tell([observation(trial, loaded_problem) for trial in history.finished])
+        scheduler.tell([segment(trial, loaded_problem) for trial in history.finished])
         if history.search_state is not None:
-            search_object.set_state(history.search_state)
+            scheduler.set_state(history.search_state)
     with open_evaluator() as backend:
         check_widths(loaded_problem, backend, settings["evaluator"])
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "settings.json").write_text(json.dumps(settings, indent=2))
         driver = Driver(
             loaded_problem,
-            search_object,
+            scheduler,
             backend,
             directory,
             settings["max_evals"],

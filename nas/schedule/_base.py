@@ -1,0 +1,130 @@
+"""The interface between the driver and multi-fidelity schedulers.
+
+A search (``nas.search``) proposes configurations; a scheduler decides what trains next
+and for how long: a new configuration for a few epochs, or more epochs for one that did
+well (successive halving), with more ranks (RASDA), or a copy of a better member with a
+perturbed learning rate (population-based training). It does so in **segments**: each
+:class:`Job` trains a configuration up to an epoch, possibly continuing the checkpoint
+an earlier segment saved. Like searches, schedulers are pure: they never start a
+process, sleep or touch a file; the driver turns jobs into configs, runs them and tells
+the scheduler how each segment went.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nas.search import Observation, Search
+
+
+@dataclass(frozen=True)
+class Job:
+    """A segment of training the scheduler asks for.
+
+    Attributes:
+        arch_seq: the architecture.
+        hyperparameters: its hyperparameters (a continued segment may change them, e.g.
+            the learning rate in population-based training or ``num_ranks`` in RASDA).
+        epochs: train until this epoch (a total); None: the ``epochs`` hyperparameter.
+        continue_from: the trial id of the segment whose checkpoint to continue (its
+            weights and optimizer state); None: a fresh model.
+        checkpoint: save this segment's model and optimizer state, so that a later job
+            can continue it.
+        info: notes recorded with the trial (a rung, a population member, ...).
+    """
+
+    arch_seq: tuple[int, ...]
+    hyperparameters: Mapping[str, Any]
+    epochs: int | None = None
+    continue_from: int | None = None
+    checkpoint: bool = False
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """How one job went, as the scheduler sees it.
+
+    Attributes:
+        trial_id: the id the driver gave the job's evaluation.
+        job: the job.
+        initial_epoch: epochs trained before this segment.
+        epochs_trained: epochs this segment completed.
+        score: the segment's objective, oriented so that larger is better (the best
+            epoch of the segment); None when it failed.
+        curve: the oriented objective after each epoch of the segment (None: NaN).
+    """
+
+    trial_id: int
+    job: Job
+    initial_epoch: int
+    epochs_trained: int
+    score: float | None
+    curve: tuple[float | None, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.score is None
+
+    @property
+    def epochs_reached(self) -> int:
+        """The epoch the model is at after this segment."""
+        return self.initial_epoch + self.epochs_trained
+
+    def observation(self) -> Observation:
+        """What a search learns from this segment."""
+        return Observation(self.job.arch_seq, dict(self.job.hyperparameters), self.score)
+
+
+class Scheduler(ABC):
+    """Decides which segments of training run next, over a search that proposes."""
+
+    def __init__(self, search: Search) -> None:
+        self.search = search
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Job]:
+        """Up to ``n`` jobs to start now (fewer, or none, when it must wait for results)."""
+
+    @abstractmethod
+    def tell(self, segments: Sequence[Segment]) -> None:
+        """Learn how segments went (in the order they finished)."""
+
+    def live_checkpoints(self) -> set[int]:
+        """Trial ids whose checkpoints a later job may still continue; the driver
+        deletes the others."""
+        return set()
+
+    def get_state(self) -> dict[str, Any]:
+        """What the journal keeps to resume exactly, besides the segments told.
+
+        On resume, the finished segments are told again in order, then this state is
+        restored (random generators and what replaying cannot rebuild).
+        """
+        return {"search": self.search.get_state()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.search.set_state(state["search"])
+
+
+class FullTraining(Scheduler):
+    """Each proposal of the search trains once, for its full number of epochs."""
+
+    def ask(self, n: int) -> list[Job]:
+        return [
+            Job(proposal.arch_seq, dict(proposal.hyperparameters))
+            for proposal in self.search.ask(n)
+        ]
+
+    def tell(self, segments: Sequence[Segment]) -> None:
+        self.search.tell([segment.observation() for segment in segments])
+
+    # Journals of searches without a scheduler hold the search's own state.
+    def get_state(self) -> dict[str, Any]:
+        return self.search.get_state()
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.search.set_state(state)
