@@ -30,6 +30,7 @@ from nas.cli._base import (
 )
 from nas.driver import EVALUATORS, SEARCHES, SearchResults, run_search
 from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_STOP_GRACE
+from nas.schedule import SCHEDULERS
 from nas.search._grid import SUBSETS
 
 #: Defaults of the flags whose absence must be told apart (a resume keeps its settings).
@@ -42,6 +43,7 @@ _DEFAULTS: dict[str, Any] = {
     "timeout": None,
     "eval_timeout": None,
     "keep_models": 3,
+    "scheduler": "none",
     "stop_grace": DEFAULT_STOP_GRACE,
     "max_consecutive_failures": DEFAULT_MAX_CONSECUTIVE_FAILURES,
 }
@@ -108,6 +110,12 @@ class SearchCommand(Command):
             help="stop after N failed evaluations in a row (default "
             f"{DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0: never)",
         )
+        parser.add_argument(
+            "--scheduler",
+            choices=sorted(SCHEDULERS),
+            help="what trains next and for how long, over the search (default none: "
+            "each proposal trains fully)",
+        )
         parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
         parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
         parser.add_argument(
@@ -170,6 +178,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             recorded["problem"] = args.problem
         # Flags given again on resume must match the recorded ones; absent ones are kept.
         recorded["search_kwargs"] = {**recorded.get("search_kwargs", {}), **search_kwargs}
+        recorded["scheduler_kwargs"] = {
+            **recorded.get("scheduler_kwargs", {}),
+            **_scheduler_kwargs(args),
+        }
         settings = {**recorded, **given, "out": args.resume, "resume": True}
     else:
         if args.problem is None or args.out is None:
@@ -180,12 +192,18 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             "problem": args.problem,
             "out": args.out,
             "search_kwargs": search_kwargs,
+            "scheduler_kwargs": _scheduler_kwargs(args),
         }
     grid_flags = [flag for flag, name in _GRID_FLAGS.items() if getattr(args, name) is not None]
     if grid_flags and settings["search"] != "grid":
         verb = "applies" if len(grid_flags) == 1 else "apply"
         raise UsageError(f"{', '.join(grid_flags)} {verb} only to --search grid")
     return settings
+
+
+def _scheduler_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The scheduler's parameters from the flags given (each scheduler adds its own)."""
+    return {}
 
 
 #: The grid's flags and their argparse names.

@@ -31,7 +31,7 @@ from nas.evaluate import (
 )
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
-from nas.schedule import FullTraining
+from nas.schedule import SchedulingContext, make_scheduler
 from nas.search import AMBS, AgEBO, GridSearch, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
@@ -90,6 +90,8 @@ def run_search(
     timeout: float | None = None,
     eval_timeout: float | None = None,
     search_kwargs: Mapping[str, Any] | None = None,
+    scheduler: str = "none",
+    scheduler_kwargs: Mapping[str, Any] | None = None,
     keep_models: int = 3,
     resume: bool = False,
     progress: bool = True,
@@ -112,6 +114,9 @@ def run_search(
         seed: seed of the search and, through it, of every training.
         timeout: wall-clock seconds after which the search stops starting evaluations.
         eval_timeout: seconds of training allowed per evaluation.
+        scheduler: what trains next and for how long, over the search: ``"none"``
+            (each proposal trains fully) or a name in :data:`nas.schedule.SCHEDULERS`.
+        scheduler_kwargs: the scheduler's parameters.
         search_kwargs: arguments of the search (``population_size``, ``points``, ...),
             JSON values: they are recorded in ``settings.json`` for resume.
         keep_models: how many of the best trained models to keep in ``out/models``
@@ -185,13 +190,21 @@ def _search(
     )
     if isinstance(search_object, GridSearch):
         _report(search_object.describe(), progress)
-    scheduler = FullTraining(search_object)
-    if history is not None:
-        scheduler.tell([segment(trial, loaded_problem) for trial in history.finished])
-        if history.search_state is not None:
-            scheduler.set_state(history.search_state)
     with open_evaluator() as backend:
         check_widths(loaded_problem, backend, settings["evaluator"])
+        context = SchedulingContext(
+            max_epochs=max(extreme_values(loaded_problem.hyperparameters["epochs"])),
+            max_width=backend.max_width,
+            num_workers=backend.num_workers,
+            seed=seed,
+        )
+        scheduler = make_scheduler(
+            settings["scheduler"], search_object, context, settings["scheduler_kwargs"]
+        )
+        if history is not None:
+            scheduler.tell([segment(trial, loaded_problem) for trial in history.finished])
+            if history.search_state is not None:
+                scheduler.set_state(history.search_state)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "settings.json").write_text(json.dumps(settings, indent=2))
         driver = Driver(
@@ -295,13 +308,16 @@ def _settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
         "timeout",
         "eval_timeout",
         "search_kwargs",
+        "scheduler",
+        "scheduler_kwargs",
         "keep_models",
         "stop_grace",
         "max_consecutive_failures",
     )
     settings = {name: arguments[name] for name in names}
     # As JSON reads them back, so that a resume compares like with like (tuples as lists).
-    settings["search_kwargs"] = json.loads(json.dumps(dict(settings["search_kwargs"] or {})))
+    for name in ("search_kwargs", "scheduler_kwargs"):
+        settings[name] = json.loads(json.dumps(dict(settings[name] or {})))
     return settings
 
 

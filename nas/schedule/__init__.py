@@ -4,5 +4,14 @@
 """
 
 from nas.schedule._base import FullTraining, Job, Scheduler, Segment
+from nas.schedule._registry import SCHEDULERS, SchedulingContext, make_scheduler
 
-__all__ = ["FullTraining", "Job", "Scheduler", "Segment"]
+__all__ = [
+    "SCHEDULERS",
+    "FullTraining",
+    "Job",
+    "Scheduler",
+    "SchedulingContext",
+    "Segment",
+    "make_scheduler",
+]
