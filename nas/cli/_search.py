@@ -116,6 +116,7 @@ class SearchCommand(Command):
             help="what trains next and for how long, over the search (default none: "
             "each proposal trains fully)",
         )
+        self._add_scheduler_arguments(parser)
         parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
         parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
         parser.add_argument(
@@ -144,6 +145,21 @@ class SearchCommand(Command):
         )
         parser.add_argument("--top", type=positive_int, default=5, help="best trials shown")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    @staticmethod
+    def _add_scheduler_arguments(parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group(
+            "schedulers", "parameters of --scheduler asha|rasda|pbt and --early-stopping lcm"
+        )
+        group.add_argument(
+            "--early-stopping",
+            choices=["lcm"],
+            help="lcm: learning-curve matching (the same as --scheduler lcm)",
+        )
+        for flag, kind, text in _SCHEDULER_FLAGS:
+            group.add_argument(
+                flag, type=kind, nargs="+" if text.startswith("+") else None, help=text.lstrip("+")
+            )
 
     def run(self, args: argparse.Namespace) -> int:
         settings = _settings(args)
@@ -194,6 +210,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             "search_kwargs": search_kwargs,
             "scheduler_kwargs": _scheduler_kwargs(args),
         }
+    if args.early_stopping is not None:
+        if args.scheduler not in (None, args.early_stopping):
+            raise UsageError("give either --scheduler or --early-stopping, not both")
+        settings["scheduler"] = args.early_stopping
     grid_flags = [flag for flag, name in _GRID_FLAGS.items() if getattr(args, name) is not None]
     if grid_flags and settings["search"] != "grid":
         verb = "applies" if len(grid_flags) == 1 else "apply"
@@ -201,9 +221,54 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+#: Scheduler flags: (flag, argparse type, help; a leading "+" takes one or more values).
+#: The keyword each becomes is the flag's name after the scheduler prefix, with "_".
+_SCHEDULER_FLAGS: list[tuple[str, Any, str]] = [
+    ("--min-epochs", positive_int, "asha, rasda: epochs of the first rung (r)"),
+    (
+        "--max-epochs",
+        positive_int,
+        "asha, rasda: epochs of the last rung (R; default: the problem's epochs)",
+    ),
+    ("--reduction-factor", positive_int, "asha, rasda: keep the top 1/eta of a rung (3)"),
+    ("--asha-mode", str, "asha, rasda: promotion (default) or stopping"),
+    (
+        "--width-factor",
+        positive_int,
+        "rasda: multiply the data-parallel width by this at each rung (2)",
+    ),
+    ("--lcm-accumulate", positive_int, "lcm: complete trainings recorded before stopping any"),
+    ("--lcm-checkpoints", positive_int, "+lcm: epochs at which curves are matched"),
+    (
+        "--lcm-percentile",
+        positive_float,
+        "lcm: stop runs predicted below this percentile of the recorded finals",
+    ),
+    ("--pbt-population", positive_int, "pbt: members trained at once"),
+    ("--pbt-interval", positive_int, "pbt: epochs between exploit/explore steps"),
+    ("--pbt-quantile", positive_float, "pbt: fraction replaced / copied at each step"),
+    (
+        "--pbt-resample-probability",
+        non_negative_float,
+        "pbt: probability to resample the learning rate instead of perturbing it",
+    ),
+    ("--pbt-factors", positive_float, "+pbt: factors that perturb the learning rate"),
+]
+#: Flag prefixes that name their scheduler, dropped from the keyword.
+_PREFIXES = ("asha_", "lcm_", "pbt_")
+
+
 def _scheduler_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The scheduler's parameters from the flags given (each scheduler adds its own)."""
-    return {}
+    """The scheduler's parameters from the flags given."""
+    kwargs: dict[str, Any] = {}
+    for flag, _, _ in _SCHEDULER_FLAGS:
+        name = flag.lstrip("-").replace("-", "_")
+        value = getattr(args, name)
+        if value is not None:
+            for prefix in _PREFIXES:
+                name = name.removeprefix(prefix)
+            kwargs[name] = value
+    return kwargs
 
 
 #: The grid's flags and their argparse names.

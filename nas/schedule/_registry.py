@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,20 @@ class SchedulingContext:
 #: command line or ``run_search(scheduler_kwargs=...)`` and are recorded for resume.
 SchedulerFactory = Callable[..., Scheduler]
 
-SCHEDULERS: dict[str, SchedulerFactory] = {
-    "none": lambda search, context: FullTraining(search),
+
+def full_training(search: Search, context: SchedulingContext) -> Scheduler:
+    """Each proposal trains once, fully."""
+    return FullTraining(search)
+
+
+#: Scheduler factories by name, as ``"module:function"`` imported when used, so that
+#: choosing one never imports the others.
+SCHEDULERS: dict[str, str] = {
+    "none": "nas.schedule._registry:full_training",
+    "asha": "nas.schedule._asha:make_asha",
+    "rasda": "nas.schedule._rasda:make_rasda",
+    "lcm": "nas.schedule._lcm:make_lcm",
+    "pbt": "nas.schedule._pbt:make_pbt",
 }
 
 
@@ -51,4 +64,6 @@ def make_scheduler(
     """
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; expected one of {sorted(SCHEDULERS)}")
-    return SCHEDULERS[name](search, context, **dict(kwargs or {}))
+    module_name, _, attribute = SCHEDULERS[name].partition(":")
+    factory: SchedulerFactory = getattr(importlib.import_module(module_name), attribute)
+    return factory(search, context, **dict(kwargs or {}))
