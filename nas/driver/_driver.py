@@ -300,7 +300,15 @@ def segment(trial: Trial, problem: Problem) -> Segment:
         None if value is None or not math.isfinite(value) else sign * value
         for value in result.learning_curve.get(problem.objective, [])
     )
-    job = Job(
+    score = observation(trial, problem).score
+    return Segment(
+        config.trial_id, job_of(config), config.initial_epoch, result.epochs_trained, score, curve
+    )
+
+
+def job_of(config: Config) -> Job:
+    """The job a config runs (the inverse of the driver's job -> config)."""
+    return Job(
         config.arch_seq,
         dict(config.hyperparameters),
         config.epochs,
@@ -308,8 +316,6 @@ def segment(trial: Trial, problem: Problem) -> Segment:
         config.checkpoint_path is not None,
         dict(config.info),
     )
-    score = observation(trial, problem).score
-    return Segment(config.trial_id, job, config.initial_epoch, result.epochs_trained, score, curve)
 
 
 def best_trials(trials: Sequence[Trial], problem: Problem, k: int) -> list[Trial]:

@@ -18,9 +18,10 @@ from nas.driver._driver import (
     DEFAULT_STOP_GRACE,
     Driver,
     best_trials,
+    job_of,
     segment,
 )
-from nas.driver._journal import JOURNAL_NAME, read_journal
+from nas.driver._journal import JOURNAL_NAME, JournalState, read_journal
 from nas.driver._model_keeper import MODELS_FOLDER
 from nas.evaluate import (
     Evaluator,
@@ -31,7 +32,7 @@ from nas.evaluate import (
 )
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
-from nas.schedule import SchedulingContext, make_scheduler
+from nas.schedule import Scheduler, SchedulingContext, make_scheduler
 from nas.search import AMBS, AgEBO, GridSearch, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
@@ -202,9 +203,7 @@ def _search(
             settings["scheduler"], search_object, context, settings["scheduler_kwargs"]
         )
         if history is not None:
-            scheduler.tell([segment(trial, loaded_problem) for trial in history.finished])
-            if history.search_state is not None:
-                scheduler.set_state(history.search_state)
+            replay(scheduler, history, loaded_problem)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "settings.json").write_text(json.dumps(settings, indent=2))
         driver = Driver(
@@ -227,6 +226,20 @@ def _search(
     return SearchResults(
         trials, loaded_problem, directory, driver.stop_reason, unfinished, driver.gave_up
     )
+
+
+def replay(scheduler: Scheduler, history: JournalState, problem: Problem) -> None:
+    """Bring a new scheduler (and its search) to where the journal's search was.
+
+    The finished segments are told again in order, then the state saved with the last
+    submission restored (random generators, what replaying cannot rebuild), then the
+    evaluations that will be re-run are declared running (model-based searches count
+    them as pending again). The scheduler then proposes what the interrupted one would.
+    """
+    scheduler.tell([segment(trial, problem) for trial in history.finished])
+    if history.search_state is not None:
+        scheduler.set_state(history.search_state)
+    scheduler.running([job_of(config) for config in history.unfinished])
 
 
 def check_widths(problem: Problem, evaluator: Evaluator, name: str) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nas.search import Observation, Search
+from nas.search import Observation, Proposal, Search
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ class Scheduler(ABC):
     @abstractmethod
     def tell(self, segments: Sequence[Segment]) -> None:
         """Learn how segments went (in the order they finished)."""
+
+    def running(self, jobs: Sequence[Job]) -> None:
+        """Be told of jobs being run that this object did not just ask for: on resume,
+        the evaluations the journal re-runs (a scheduler with its own bookkeeping of
+        running jobs rebuilds it here)."""
+        self.search.running([Proposal(job.arch_seq, job.hyperparameters) for job in jobs])
 
     def live_checkpoints(self) -> set[int]:
         """Trial ids whose checkpoints a later job may still continue; the driver

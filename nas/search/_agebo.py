@@ -128,6 +128,10 @@ class AgEBO(Search):
         self.evolution.tell([observation])
         self.optimizer.observe((), observation.hyperparameters, observation.score)
 
+    def running(self, proposals: Sequence[Proposal]) -> None:
+        for proposal in proposals:
+            self.optimizer.mark_pending((), proposal.hyperparameters)
+
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "optimizer": self.optimizer.get_state()}
 

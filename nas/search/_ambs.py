@@ -103,6 +103,10 @@ class AMBS(Search):
             observation.arch_seq, observation.hyperparameters, observation.score
         )
 
+    def running(self, proposals: Sequence[Proposal]) -> None:
+        for proposal in proposals:
+            self.optimizer.mark_pending(proposal.arch_seq, proposal.hyperparameters)
+
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "optimizer": self.optimizer.get_state()}
 

@@ -87,6 +87,15 @@ class Search(ABC):
         """Subclasses that learn override this; random search learns nothing."""
         return None
 
+    def running(self, proposals: Sequence[Proposal]) -> None:
+        """Be told of proposals that are being evaluated though this object did not
+        just propose them: on resume, the evaluations the journal re-runs.
+
+        Model-based searches count them as pending (the constant liar), as they did
+        before the interruption; others need not know.
+        """
+        return None
+
     def get_state(self) -> dict[str, Any]:
         """What the journal must keep to resume exactly, besides the observations.
 

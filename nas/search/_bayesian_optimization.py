@@ -237,8 +237,8 @@ class BayesianOptimizer:
         with every submitted configuration, and one row per busy worker in each line
         of the journal would make it grow with the number of workers. A search
         resumed from it proposes exactly what the original did if nothing was running
-        when it was saved; otherwise only the lies for the running ones are missing
-        until their results are told.
+        when it was saved; the driver restores the lies of the running ones through
+        :meth:`mark_pending` (``Search.running``).
         """
         return {"entropy": self._entropy, "design_used": self._design_used}
 
@@ -249,6 +249,11 @@ class BayesianOptimizer:
         self._design = None
         self._surrogate = None
         self._pending = []
+
+    def mark_pending(self, arch_seq: Sequence[int], hyperparameters: Mapping[str, Any]) -> None:
+        """Count a configuration being evaluated as pending (on resume: the re-run ones)."""
+        self._pending.append(self.encoder.encode(arch_seq, hyperparameters))
+        del self._pending[:-MAX_PENDING]
 
     @property
     def num_pending(self) -> int:
