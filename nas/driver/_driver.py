@@ -109,7 +109,13 @@ class Driver:
         self.journal = Journal(directory)
         self.journal.start(settings)
         self.table = ResultsTable(directory, problem.hyperparameters.names)
-        self.table.append(self.trials, [self._hash(t) for t in self.trials])
+        # A note lost to a kill right after its finish is made again by the scheduler,
+        # which was told the journal's trials again.
+        self.table.append(
+            self.trials,
+            [self._hash(t) for t in self.trials],
+            [history.notes.get(t.config.trial_id) or self._notes(t) for t in self.trials],
+        )
         self.keeper = ModelKeeper(directory, keep_models)
         past = [observation(trial, problem) for trial in self.trials]
         self.keeper.update(zip(self.trials, (item.score for item in past)))
@@ -198,9 +204,8 @@ class Driver:
         if len(configs) < free:
             # One ask for all free workers, so that model-based searches can spread them.
             configs += [self._config(job) for job in self.scheduler.ask(free - len(configs))]
-        state = self.scheduler.get_state()
+        self.journal.submit(configs, self.scheduler.get_state())
         for config in configs:
-            self.journal.submit(config, state)
             self.evaluator.submit(config)
 
     def _config(self, job: Job) -> Config:
@@ -249,13 +254,19 @@ class Driver:
             else:
                 self._consecutive_failures += 1
                 self._last_error = trial.result.error
-        self.table.append(finished, [self._hash(trial) for trial in finished])
         self.trials.extend(finished)
         self._by_id.update((trial.config.trial_id, trial) for trial in finished)
         observations = [observation(trial, self.problem) for trial in finished]
         self._account(observations)
         self.keeper.update((t, o.score) for t, o in zip(finished, observations))
         self.scheduler.tell([segment(trial, self.problem) for trial in finished])
+        # After tell, so that each row carries what the scheduler decided about it (an
+        # early stop is decided once a segment has finished; no later job records it).
+        notes = [self._notes(trial) for trial in finished]
+        for trial, note in zip(finished, notes):
+            if note:
+                self.journal.note(trial.config.trial_id, note)
+        self.table.append(finished, [self._hash(trial) for trial in finished], notes)
         self._release_checkpoints(finished)
         if bar is not None:
             bar.update(len(finished))
@@ -268,6 +279,9 @@ class Driver:
                 self._num_failed += 1
             elif self._best_score is None or item.score > self._best_score:
                 self._best_score = item.score
+
+    def _notes(self, trial: Trial) -> dict[str, Any]:
+        return dict(self.scheduler.notes(trial.config.trial_id))
 
     def _hash(self, trial: Trial) -> str:
         try:

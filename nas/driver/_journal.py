@@ -3,7 +3,14 @@
 One JSON document per line, written and flushed as it happens, so that a search killed
 at any instant loses nothing it had finished. Only the driver writes it (shared HPC file
 systems handle one writer appending far better than many). A last line cut short by a
-kill is detected on reading, reported, and dropped.
+kill is detected on reading, reported, and dropped; the next session cuts it off before
+appending, so it never ends up in the middle of the file.
+
+The configs submitted together are one record, with the search state after proposing
+them: a kill never leaves the state ahead of configs the journal does not hold.
+Records are flushed to the operating system, which keeps them when the process is
+killed; a crash of the machine itself may lose the last seconds (no fsync per event:
+on shared file systems that would cost more than the evaluations).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,8 @@ class JournalState:
     finished: list[Trial] = field(default_factory=list)
     search_state: dict[str, Any] | None = None
     num_sessions: int = 0
+    #: What the scheduler decided about finished trials, by trial id (``note`` events).
+    notes: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def unfinished(self) -> list[Config]:
@@ -49,16 +59,23 @@ class Journal:
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / JOURNAL_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_torn_tail(self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
     def start(self, settings: dict[str, Any]) -> None:
         self._write({"event": "start", "settings": settings})
 
-    def submit(self, config: Config, search_state: dict[str, Any]) -> None:
-        self._write({"event": "submit", "config": config.to_dict(), "search": search_state})
+    def submit(self, configs: Sequence[Config], search_state: dict[str, Any]) -> None:
+        """Record configs proposed together and the search state after proposing them."""
+        record = {"event": "submit", "configs": [config.to_dict() for config in configs]}
+        self._write({**record, "search": search_state})
 
     def finish(self, trial: Trial) -> None:
         self._write({"event": "finish", "trial": trial.to_dict()})
+
+    def note(self, trial_id: int, notes: dict[str, Any]) -> None:
+        """What the scheduler decided about a finished trial (written after its finish)."""
+        self._write({"event": "note", "trial_id": trial_id, "notes": notes})
 
     def close(self) -> None:
         self._file.close()
@@ -74,19 +91,34 @@ def read_journal(directory: Path) -> JournalState:
     """Replay ``<directory>/journal.jsonl``; a torn last line is reported and dropped."""
     state = JournalState()
     path = Path(directory) / JOURNAL_NAME
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    for number, line in enumerate(lines, start=1):
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.split("\n")
+    # Every record is written with its newline in one write: a last line without one
+    # was cut by a kill, even if what is there happens to parse.
+    if lines[-1]:
+        logger.warning("%s: dropped a torn last line (the search was killed)", path)
+    for number, line in enumerate(lines[:-1], start=1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):
-                logger.warning("%s: dropped a torn last line (the search was killed)", path)
-                break
             raise ValueError(
                 f"{path}:{number} is not valid JSON; the journal is damaged"
             ) from None
         _apply(state, record)
     return state
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Cut a last line that a kill left unfinished (no newline), before appending."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as file:
+        data = file.read()
+        if data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        logger.warning("%s: cut off a torn last line (%d bytes)", path, len(data) - keep)
+        file.truncate(keep)
 
 
 def _apply(state: JournalState, record: dict[str, Any]) -> None:
@@ -95,10 +127,14 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
         state.settings = state.settings or record["settings"]
         state.num_sessions += 1
     elif event == "submit":
-        config = Config.from_dict(record["config"])
-        state.submitted[config.trial_id] = config
+        # Journals written before batches were one record hold one "config" each.
+        for data in record.get("configs", [record.get("config")]):
+            config = Config.from_dict(data)
+            state.submitted[config.trial_id] = config
         state.search_state = record["search"]
     elif event == "finish":
         state.finished.append(Trial.from_dict(record["trial"]))
+    elif event == "note":
+        state.notes[int(record["trial_id"])] = dict(record["notes"])
     else:
         raise ValueError(f"unknown journal event {event!r}")

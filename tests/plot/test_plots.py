@@ -18,7 +18,7 @@ def write_journal(directory, num_trials: int = 6) -> None:
     start = time.time()
     for trial_id in range(num_trials):
         config = Config(trial_id, (trial_id % 3, 1), {"learning_rate": 0.01}, seed=trial_id)
-        journal.submit(config, {})
+        journal.submit([config], {})
         failed = trial_id == 2
         result = TrainingResult(
             status=Status.FAILED if failed else Status.OK,
