@@ -29,16 +29,31 @@ def build_model(space: SearchSpace, resolved: ResolvedArchitecture) -> Any:
         if owner not in realized:
             realized[owner] = step.op.realize(owner)
         inputs = [tensors[name] for name in step.inputs]
+        shown = ", ".join(f"{n} {_shape(t)}" for n, t in zip(step.inputs, inputs))
+        # A mirror fails when its inputs differ from those its target's layers were built
+        # for; which widths meet there depends on every choice upstream, so this is found
+        # here, per architecture, not when the space is defined.
+        shared = (
+            f", a mirror of {step.shares!r} reusing its layers and weights" if step.shares else ""
+        )
         try:
-            tensors[step.name] = realized[owner](inputs)
+            output = realized[owner](inputs)
         except SpaceError:
             raise
         except Exception as error:
             raise SpaceError(
-                f"node {step.name!r} ({step.op.label}) cannot take inputs "
-                f"{', '.join(f'{n} {_shape(t)}' for n, t in zip(step.inputs, inputs))}: "
+                f"node {step.name!r} ({step.op.label}{shared}) cannot take inputs {shown}: "
                 f"{_first_line(error)}"
             ) from error
+        # Some layers (Activation, Dropout) map over a list of tensors instead of refusing
+        # it; the model would silently get a list where one tensor was promised.
+        if isinstance(output, (list, tuple, dict)):
+            raise SpaceError(
+                f"node {step.name!r} ({step.op.label}) returned {len(output)} tensors for "
+                f"inputs {shown}; a node must give one tensor: merge its inputs first "
+                "(AddByProjecting, AddByPadding, Concatenate)"
+            )
+        tensors[step.name] = output
     model_inputs = [tensors[name] for name in space.input_names]
     model_outputs = [tensors[name] for name in resolved.outputs]
     return keras.Model(

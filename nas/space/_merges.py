@@ -69,9 +69,13 @@ class AddByPadding(Merge):
         padded = []
         for index, tensor in enumerate(inputs):
             if _width(tensor) < width:
-                key = f"pad{index}"
+                # A mirror reuses these layers on inputs of other widths. Padding has no
+                # weights to share, so each target width gets a layer of its own.
+                key = f"pad{index}_to{width}"
                 if key not in layers:
-                    layers[key] = PadLastAxis(width, name=f"{name}_pad{index}")
+                    taken = any(other.startswith(f"pad{index}_") for other in layers)
+                    suffix = f"_to{width}" if taken else ""  # Keras needs unique names
+                    layers[key] = PadLastAxis(width, name=f"{name}_pad{index}{suffix}")
                 tensor = layers[key](tensor)
             padded.append(tensor)
         if "add" not in layers:

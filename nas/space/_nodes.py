@@ -104,6 +104,14 @@ class MirrorNode(Node):
                 f"MirrorNode {_shown(name)} must mirror a constant, variable or mime node, "
                 f"got {node!r}"
             )
+        # A skip connection has no layer to share and no input of its own; a mirror of one
+        # would silently ignore the mirror's inputs.
+        if any(isinstance(op, Connect) for op in node.candidates):
+            raise SpaceError(
+                f"MirrorNode {_shown(name)} cannot mirror skip connection {_shown(node.name)} "
+                f"({node.candidates}): it has no layer to share; to follow its choice, use "
+                "MimeNode(node, [Zero(), Connect(...), ...])"
+            )
         self.target = node
 
 

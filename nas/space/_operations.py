@@ -29,6 +29,11 @@ class Operation:
     #: Short human-readable text, used in drawings and error messages.
     label: str = ""
 
+    #: Whether the operation can only take one input tensor. Such a node is refused a
+    #: second input when the space is defined, instead of failing later, only for the
+    #: architectures where both inputs are live.
+    takes_one_input: bool = False
+
     def signature(self) -> str:
         """A deterministic text that identifies the operation (used for hashing)."""
         return self.label
@@ -45,6 +50,7 @@ class Identity(Operation):
     """Pass the single input through unchanged."""
 
     label = "Identity"
+    takes_one_input = True
 
     def realize(self, name: str) -> Realized:
         return lambda inputs: inputs[0]
@@ -132,6 +138,13 @@ class Layer(Operation):
             raise SpaceError(f"cannot create layer {self.signature()}: {error}") from error
         if not isinstance(probe, keras.layers.Layer):
             raise SpaceError(f"factory {layer!r} returned {probe!r}, expected a Keras layer")
+        # Keras refuses a list of tensors in a layer whose input_spec names one input
+        # (Dense, Conv2D, LSTM, ...); the others (Activation, merges, custom layers) are
+        # left to build time, where Keras decides and _build names the node and shapes.
+        spec = probe.input_spec
+        self.takes_one_input = isinstance(spec, keras.InputSpec) or (
+            isinstance(spec, (list, tuple)) and len(spec) == 1
+        )
 
     @property
     def label(self) -> str:  # type: ignore[override]

@@ -123,11 +123,19 @@ class SearchSpace:
             )
         if source.name in self._inputs_of[target.name]:
             raise SpaceError(f"node {source.name!r} already feeds node {target.name!r}")
-        if self._inputs_of[target.name] and any(
-            isinstance(op, Identity) for op in target.candidates
-        ):
+        self._check_acyclic(source, target, "data")  # the deeper mistake is reported first
+        # A mirror applies the operation chosen for its target, so its target's candidates
+        # are the ones that must accept this input.
+        mirrored = target.target if isinstance(target, MirrorNode) else None
+        one_input = next(
+            (op for op in (mirrored or target).candidates if op.takes_one_input), None
+        )
+        if self._inputs_of[target.name] and one_input is not None:
+            article = "an" if one_input.label[:1] in "AEIOU" else "a"
             raise SpaceError(
-                f"node {target.name!r} has an Identity candidate, which takes one input; it "
+                f"node {target.name!r}"
+                + (f" (a mirror of {mirrored.name!r})" if mirrored else "")
+                + f" has {article} {one_input.label} candidate, which takes one input; it "
                 f"already has {self._inputs_of[target.name]} and cannot also take "
                 f"{source.name!r}: feed them through a merge node (AddByProjecting, Concatenate)"
             )
@@ -333,13 +341,16 @@ class SearchSpace:
         if not isinstance(node, Node) or self._nodes.get(node.name) is not node:
             raise SpaceError(f"{role} ({node!r}) is not a node of space {self.name!r}")
 
-    def _add_edge(self, source: Node, target: Node, kind: str) -> None:
+    def _check_acyclic(self, source: Node, target: Node, kind: str) -> None:
         if nx.has_path(self.graph, target.name, source.name):
             cycle = nx.shortest_path(self.graph, target.name, source.name)
             raise SpaceError(
                 f"connecting {source.name!r} -> {target.name!r} ({kind}) would make a cycle "
                 f"through {' -> '.join(cycle)}"
             )
+
+    def _add_edge(self, source: Node, target: Node, kind: str) -> None:
+        self._check_acyclic(source, target, kind)
         kinds = (
             self.graph.edges[source.name, target.name]["kinds"]
             if self.graph.has_edge(source.name, target.name)

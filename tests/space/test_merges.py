@@ -11,6 +11,7 @@ from nas.space import (
     Concatenate,
     ConstantNode,
     Layer,
+    MirrorNode,
     SearchSpace,
     VariableNode,
     Zero,
@@ -61,3 +62,23 @@ def test_merge_activation_is_applied_after_adding():
     model = merge_space((5,), AddByProjecting("relu")).build([0])
     output = model(np.random.default_rng(0).normal(size=(16, 5)).astype("float32")).numpy()
     assert output.min() >= 0.0 and output.max() > 0.0
+
+
+def test_a_mirrored_add_by_padding_pads_to_each_width():
+    # Found by test_fuzzed_spaces.py: the mirror reused the pad layer made for the
+    # target's width (6) on inputs padded to 7, and the Add failed. Padding has no weights,
+    # so a mirror must work at any width.
+    space = SearchSpace({"x": (3,)})
+    widths = {"a": 2, "b": 6, "c": 3, "d": 7}
+    branch = {
+        name: space.add(ConstantNode(Layer("Dense", units=units), name), space.input())
+        for name, units in widths.items()
+    }
+    merged = space.add(ConstantNode(AddByPadding(), "merged"), branch["a"], branch["b"])
+    mirror = space.add(MirrorNode(merged, "mirror"), branch["c"], branch["d"])
+    space.set_outputs(merged, mirror)
+    model = space.build([])
+    assert model.output_shape == [(None, 6), (None, 7)]
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    c, d = (model.get_layer(name)(x).numpy() for name in "cd")
+    np.testing.assert_allclose(model(x)[1].numpy(), np.pad(c, [(0, 0), (0, 4)]) + d, rtol=1e-6)

@@ -156,3 +156,62 @@ def test_nodes_belong_to_one_space_and_have_unique_names():
         first.add(ConstantNode(dense(3), "a"), first.input())
     with pytest.raises(SpaceError, match="is not a node of space"):
         second.add(ConstantNode(dense(3), "b"), first.input())
+
+
+# -- found by the property-based tests (test_fuzzed_spaces.py) ------------------------------
+
+
+def test_a_layer_that_takes_one_input_refuses_a_second_at_definition():
+    # Dense declares one input (its input_spec): two live inputs could never build, and
+    # used to fail only at build time, for the architectures where both were live.
+    space = SearchSpace({"a": (4,), "b": (3,)})
+    gated = space.add(VariableNode([Zero(), dense(2)], "gated"), space.input("a"))
+    with pytest.raises(SpaceError, match=r"'gated' has a Dense\(2\) candidate, which takes one"):
+        space.connect(space.input("b"), gated)
+    # A Keras merge layer takes a list of tensors: still fine.
+    joined = space.add(ConstantNode(Layer("Concatenate"), "joined"), space.input("a"))
+    space.connect(space.input("b"), joined)
+
+
+def test_a_mirror_takes_one_input_when_the_node_it_mirrors_does():
+    # The mirror applies its target's Identity: a second input used to be dropped silently.
+    space = SearchSpace({"a": (4,), "b": (3,)})
+    target = space.add(VariableNode([Identity(), dense(2)], "target"), space.input("a"))
+    mirror = space.add(MirrorNode(target, "mirror"), space.input("a"))
+    with pytest.raises(SpaceError, match=r"'mirror' \(a mirror of 'target'\) has an Identity"):
+        space.connect(space.input("b"), mirror)
+
+
+def test_a_skip_connection_cannot_be_mirrored():
+    # It has no layer to share; its mirror's inputs used to be ignored without a word.
+    space = SearchSpace({"x": (4,)})
+    skip = space.add(VariableNode([Zero(), Connect(space.input())], "skip"))
+    with pytest.raises(SpaceError, match="cannot mirror skip connection 'skip'.*MimeNode"):
+        MirrorNode(skip, "again")
+
+
+def test_a_layer_that_returns_several_tensors_is_refused_naming_it():
+    # Activation maps over a list instead of refusing it: the model used to get a list
+    # of tensors where the space promised one.
+    space = SearchSpace({"a": (4,), "b": (3,)})
+    act = space.add(ConstantNode(Layer("Activation", activation="relu"), "act"))
+    space.connect(space.input("a"), act)
+    space.connect(space.input("b"), act)
+    with pytest.raises(SpaceError) as error:
+        space.build([])
+    assert "node 'act' (Activation(relu)) returned 2 tensors for inputs a (None, 4)" in str(
+        error.value
+    )
+
+
+def test_a_mirror_given_other_widths_names_the_layer_it_shares():
+    space = SearchSpace({"a": (4,), "b": (3,)})
+    target = space.add(ConstantNode(dense(2), "target"), space.input("a"))
+    mirror = space.add(MirrorNode(target, "mirror"), space.input("b"))
+    space.set_outputs(target, mirror)
+    with pytest.raises(SpaceError) as error:
+        space.build([])
+    assert (
+        "node 'mirror' (Dense(2), a mirror of 'target' reusing its layers and weights) cannot "
+        "take inputs b (None, 3)"
+    ) in str(error.value)
