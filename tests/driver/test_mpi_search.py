@@ -6,15 +6,24 @@ end by itself with exit code 0: a hang would hit the subprocess timeout.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from conftest import rank_env
 
-pytestmark = [pytest.mark.mpi, pytest.mark.slow]
+from nas.driver import read_journal
+
+# Real trainings on oversubscribed ranks: minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.mpi, pytest.mark.slow, pytest.mark.timeout(900)]
 
 NAS_SEARCH = Path(sys.executable).parent / "nas-search"
 MPI_SCRIPTS = Path(__file__).resolve().parent.parent / "mpi_scripts"
@@ -112,3 +121,65 @@ def test_a_failing_rank_fails_only_the_evaluations_it_is_part_of(mpirun, tmp_pat
     assert any(t["result"]["status"] == "ok" for t in trials)
     assert any(t["result"]["status"] == "failed" for t in trials)
     assert {t["result"]["num_ranks"] for t in trials} == {1, 2}
+
+
+def test_a_killed_mpi_search_resumes_without_losing_or_repeating(mpirun, tmp_path):
+    """SIGKILL of the whole job (a lost node, the scheduler's kill), then --resume."""
+    out = tmp_path / "run"
+    arguments = [
+        "--problem",
+        "small_parallel_problem:problem",
+        "--search",
+        "agebo",
+        "--max-evals",
+        "10",
+        "--seed",
+        "2",
+    ]
+    env = rank_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(MPI_SCRIPTS), env["PYTHONPATH"]])
+    command = [
+        shutil.which("mpirun"),
+        "--oversubscribe",
+        "-np",
+        "4",
+        NAS_SEARCH,
+        "--evaluator",
+        "mpi",
+        "--out",
+        out,
+        "--no-progress",
+        *arguments,
+    ]
+    job = subprocess.Popen(
+        [str(part) for part in command],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 300
+        while len(read_journal(out).finished) < 3:  # read_journal skips a torn line
+            assert job.poll() is None, "the search ended before it could be killed"
+            assert time.time() < deadline, "no evaluations finished in time"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)  # mpirun and every rank at once
+        job.wait()
+    killed = read_journal(out)
+    assert 3 <= len(killed.finished) < 10
+
+    done = mpirun(
+        4,
+        [NAS_SEARCH, "--evaluator", "mpi", "--resume", out, "--no-progress"],
+        timeout=600,
+        env={"PYTHONPATH": env["PYTHONPATH"]},
+    )
+    assert "10 evaluations" in done.stdout
+    trials = finished(out)
+    assert sorted(t["config"]["trial_id"] for t in trials) == list(range(10))
+    for before in killed.finished:  # finished evaluations are kept as they were
+        again = next(t for t in trials if t["config"]["trial_id"] == before.config.trial_id)
+        assert again["result"] == before.result.to_dict()
