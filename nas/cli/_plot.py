@@ -3,6 +3,7 @@
 Example::
 
     nas-plot runs/covertype            # writes objective.png and utilisation.png there
+    nas-plot runs/pbt                  # a --scheduler pbt search: also pbt_lineage.png
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ class PlotCommand(Command):
     name = "nas-plot"
     description = (
         "Plot a search: objective against evaluations and time with the best-so-far line, "
-        "and a chart of worker utilisation, as PNG files.\n\nexample: nas-plot runs/cov"
+        "a chart of worker utilisation and, for a --scheduler pbt search, the lineage of "
+        "its members (learning rate and objective over epochs, with the copies), as PNG "
+        "files.\n\nexample: nas-plot runs/cov"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

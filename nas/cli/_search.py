@@ -72,13 +72,16 @@ class SearchCommand(Command):
             "--evaluator",
             choices=EVALUATORS,
             help="process: a pool of worker processes (default); serial: in this process; "
-            "mpi: under mpirun, rank 0 drives and the other ranks train",
+            "mpi: under mpirun, rank 0 drives and the other ranks train; simulated: no "
+            "training, synthetic learning curves on --workers simulated ranks with a "
+            "simulated clock (scale tests of searches and schedulers)",
         )
         parser.add_argument(
             "--workers",
             dest="num_workers",
             type=positive_int,
-            help="parallel evaluations (default: one per CPU core)",
+            help="parallel evaluations (default: one per CPU core); with --evaluator "
+            "simulated, simulated ranks",
         )
         parser.add_argument("--seed", type=non_negative_int, help="seed of the search")
         parser.add_argument(
@@ -149,12 +152,17 @@ class SearchCommand(Command):
     @staticmethod
     def _add_scheduler_arguments(parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(
-            "schedulers", "parameters of --scheduler asha|rasda|pbt and --early-stopping lcm"
+            "schedulers",
+            "parameters of --scheduler asha|rasda|sha|pbt and --early-stopping lcm "
+            "(docs/multifidelity.md: ASHA, RASDA, sha)",
         )
         group.add_argument(
             "--early-stopping",
             choices=["lcm"],
-            help="lcm: learning-curve matching (the same as --scheduler lcm)",
+            help="lcm: learning-curve matching (the same as --scheduler lcm): after "
+            "--lcm-accumulate full trainings, each run is checked at --lcm-checkpoints and "
+            "stopped if the nearest recorded curve ended worse than --lcm-percentile; "
+            "--max-evals counts segments",
         )
         for flag, kind, text in _SCHEDULER_FLAGS:
             group.add_argument(
@@ -224,35 +232,75 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 #: Scheduler flags: (flag, argparse type, help; a leading "+" takes one or more values).
 #: The keyword each becomes is the flag's name after the scheduler prefix, with "_".
 _SCHEDULER_FLAGS: list[tuple[str, Any, str]] = [
-    ("--min-epochs", positive_int, "asha, rasda: epochs of the first rung (r)"),
+    ("--min-epochs", positive_int, "asha, rasda, sha: epochs of the first rung (r; 1)"),
     (
         "--max-epochs",
         positive_int,
-        "asha, rasda: epochs of the last rung (R; default: the problem's epochs)",
+        "asha, rasda, sha: epochs of the last rung (R; default: the problem's epochs)",
     ),
-    ("--reduction-factor", positive_int, "asha, rasda: keep the top 1/eta of a rung (3)"),
-    ("--asha-mode", str, "asha, rasda: promotion (default) or stopping"),
+    (
+        "--reduction-factor",
+        positive_int,
+        "asha, rasda, sha: rungs at r, r*eta, ... up to R; a rung keeps its top 1/eta (3)",
+    ),
+    (
+        "--asha-mode",
+        str,
+        "asha, rasda: promotion (default: a free worker promotes the best of a rung's top "
+        "1/eta not yet promoted, else starts a new configuration) or stopping (a "
+        "configuration continues at once while in the top 1/eta of each rung so far)",
+    ),
     (
         "--width-factor",
         positive_int,
-        "rasda: multiply the data-parallel width by this at each rung (2)",
+        "rasda: multiply the data-parallel width (num_ranks) by this at each rung, up to "
+        "the widest the problem and the evaluator allow (2)",
     ),
-    ("--lcm-accumulate", positive_int, "lcm: complete trainings recorded before stopping any"),
-    ("--lcm-checkpoints", positive_int, "+lcm: epochs at which curves are matched"),
+    (
+        "--lcm-accumulate",
+        positive_int,
+        "lcm: complete trainings recorded before any run may stop (10)",
+    ),
+    (
+        "--lcm-checkpoints",
+        positive_int,
+        "+lcm: epochs at which running curves are matched, below the problem's epochs "
+        "(default: a quarter, half and three quarters of them)",
+    ),
     (
         "--lcm-percentile",
         positive_float,
-        "lcm: stop runs predicted below this percentile of the recorded finals",
+        "lcm: stop runs whose predicted final is worse than this percentile of the "
+        "recorded finals, ranked from worst to best (50: the worse half)",
     ),
-    ("--pbt-population", positive_int, "pbt: members trained at once"),
-    ("--pbt-interval", positive_int, "pbt: epochs between exploit/explore steps"),
-    ("--pbt-quantile", positive_float, "pbt: fraction replaced / copied at each step"),
+    (
+        "--pbt-population",
+        positive_int,
+        "pbt: members trained at once (default: the workers, at least 4); a full run is "
+        "population x max_epochs / interval evaluations (--max-evals counts segments)",
+    ),
+    (
+        "--pbt-interval",
+        positive_int,
+        "pbt: epochs between exploit/explore steps (default: a fifth of the epochs, at least 1)",
+    ),
+    (
+        "--pbt-quantile",
+        positive_float,
+        "pbt: the bottom fraction copies the top fraction, at most 0.5 (0.25, as Ray Tune)",
+    ),
     (
         "--pbt-resample-probability",
         non_negative_float,
-        "pbt: probability to resample the learning rate instead of perturbing it",
+        "pbt: probability to resample the copied learning rate from its prior instead of "
+        "perturbing it (0.25, as Ray Tune)",
     ),
-    ("--pbt-factors", positive_float, "+pbt: factors that perturb the learning rate"),
+    (
+        "--pbt-factors",
+        positive_float,
+        "+pbt: factors that perturb the copied learning rate, one drawn at random "
+        "(1.2 0.8, as Ray Tune)",
+    ),
 ]
 #: Flag prefixes that name their scheduler, dropped from the keyword.
 _PREFIXES = ("asha_", "lcm_", "pbt_")

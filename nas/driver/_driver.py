@@ -105,7 +105,15 @@ class Driver:
         self.gave_up = False
         self._consecutive_failures = 0
         self._last_error: str | None = None
-        self._saved_checkpoints: set[int] = set()
+        # Checkpoints saved by earlier sessions too: a resumed search releases them.
+        self._saved_checkpoints: set[int] = {
+            t.config.trial_id for t in self.trials if t.config.checkpoint_path
+        }
+        # The checkpoint each unfinished evaluation continues, by its trial id: kept until
+        # it has finished, whatever the scheduler says (it is re-run on resume).
+        self._continuing: dict[int, int] = {
+            c.trial_id: c.parent for c in self._pending if c.parent is not None
+        }
         self.journal = Journal(directory)
         self.journal.start(settings)
         self.table = ResultsTable(directory, problem.hyperparameters.names)
@@ -207,6 +215,8 @@ class Driver:
         self.journal.submit(configs, self.scheduler.get_state())
         for config in configs:
             self.evaluator.submit(config)
+            if config.parent is not None:
+                self._continuing[config.trial_id] = config.parent
 
     def _config(self, job: Job) -> Config:
         """The config that runs ``job``: a new trial id, its seed and checkpoint paths."""
@@ -235,7 +245,9 @@ class Driver:
 
     def _release_checkpoints(self, finished: Sequence[Trial]) -> None:
         """Delete the checkpoints no later job can continue (they take disk space)."""
-        live = self.scheduler.live_checkpoints()
+        for trial in finished:
+            self._continuing.pop(trial.config.trial_id, None)
+        live = self.scheduler.live_checkpoints() | set(self._continuing.values())
         for trial in finished:
             self._saved_checkpoints.update(
                 [trial.config.trial_id] if trial.config.checkpoint_path else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ _TRAILING = [
     "global_batch_size",
     "samples_per_second",
     "data_parallel",
+    "info",
+    "epochs_reached",
+    "parent",
 ]
 
 
@@ -46,17 +49,26 @@ class ResultsTable:
         self._writer.writeheader()
         self._file.flush()
 
-    def append(self, trials: Iterable[Trial], arch_hashes: Sequence[str]) -> None:
-        for trial, arch_hash in zip(trials, arch_hashes):
-            self._writer.writerow(_row(trial, arch_hash))
+    def append(
+        self,
+        trials: Sequence[Trial],
+        arch_hashes: Sequence[str],
+        notes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Write rows; ``notes`` (one per trial) are what the scheduler decided about
+        each once it finished, merged over the trial's own ``info``."""
+        notes = notes if notes is not None else [{}] * len(trials)
+        for trial, arch_hash, note in zip(trials, arch_hashes, notes):
+            self._writer.writerow(_row(trial, arch_hash, note))
         self._file.flush()
 
     def close(self) -> None:
         self._file.close()
 
 
-def _row(trial: Trial, arch_hash: str) -> dict[str, Any]:
+def _row(trial: Trial, arch_hash: str, notes: Mapping[str, Any]) -> dict[str, Any]:
     result = trial.result
+    info = {**trial.config.info, **notes}
     row: dict[str, Any] = {
         "trial_id": trial.config.trial_id,
         "arch_seq": json.dumps(list(trial.config.arch_seq)),
@@ -75,6 +87,12 @@ def _row(trial: Trial, arch_hash: str) -> dict[str, Any]:
         "global_batch_size": _blank_if_none(result.global_batch_size),
         "samples_per_second": _blank_if_none(result.samples_per_second),
         "data_parallel": _blank_if_none(result.data_parallel),
+        # One JSON object: scheduler notes vary by scheduler, a fixed header cannot list them.
+        "info": json.dumps(info) if info else "",
+        # A segment continuing a checkpoint (successive halving) trains from its parent's
+        # epoch: the epoch the model reached is what a rung's resource refers to.
+        "epochs_reached": trial.config.initial_epoch + result.epochs_trained,
+        "parent": _blank_if_none(trial.config.parent),
     }
     for name, value in result.hyperparameters.items():
         row[f"hp_{name}"] = value

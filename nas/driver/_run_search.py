@@ -28,8 +28,10 @@ from nas.evaluate import (
     MPIEvaluator,
     ProcessPoolEvaluator,
     SerialEvaluator,
+    SimulatedEvaluator,
     serve,
 )
+from nas.evaluate._simulated import default_num_ranks
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
 from nas.schedule import Scheduler, SchedulingContext, make_scheduler
@@ -44,7 +46,7 @@ SEARCHES: dict[str, type[Search]] = {
     "ambs": AMBS,
     "grid": GridSearch,
 }
-EVALUATORS = ("process", "serial", "mpi")
+EVALUATORS = ("process", "serial", "mpi", "simulated")
 #: Settings a resumed search may change; any other difference is refused.
 _CHANGEABLE = {
     "max_evals",
@@ -58,6 +60,9 @@ _CHANGEABLE = {
 }
 
 logger = logging.getLogger("nas.driver")
+
+#: The settings of a search, for ``--resume`` (the journal's start record has them too).
+SETTINGS = "settings.json"
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,15 @@ def run_search(
             ``grid``). A grid's size is reported before anything starts, and a grid
             larger than ``max_evals`` is refused (see :class:`nas.search.GridSearch`).
         max_evals: finished evaluations to reach (failed ones count).
-        num_workers: parallel evaluations (default: the CPU cores).
-        evaluator: ``"process"`` (a pool of worker processes), ``"serial"``, or
+        num_workers: parallel evaluations (default: the CPU cores); for the simulated
+            evaluator, the simulated ranks.
+        evaluator: ``"process"`` (a pool of worker processes), ``"serial"``,
             ``"mpi"`` (under ``mpirun``: every rank calls ``run_search``; rank 0 drives
-            and returns the results, the other ranks train and return None).
+            and returns the results, the other ranks train and return None), or
+            ``"simulated"`` (no training: synthetic learning curves on ``num_workers``
+            simulated ranks and a simulated clock, see
+            :class:`nas.evaluate.SimulatedEvaluator`; ``eval_timeout`` is then in
+            simulated seconds; nothing is saved in ``models``).
         seed: seed of the search and, through it, of every training.
         timeout: wall-clock seconds after which the search stops starting evaluations.
         eval_timeout: seconds of training allowed per evaluation.
@@ -178,6 +188,9 @@ def _search(
 ) -> SearchResults:
     loaded_problem = load_problem(settings["problem"])
     history = read_journal(directory) if resume else None
+    if history is not None and history.settings is None and (directory / SETTINGS).exists():
+        # Killed while starting (settings written, no evaluation recorded): start over.
+        history = None
     if history is not None:
         _check_resumable(directory, history.settings, settings)
     elif (directory / JOURNAL_NAME).exists():
@@ -191,21 +204,25 @@ def _search(
     )
     if isinstance(search_object, GridSearch):
         _report(search_object.describe(), progress)
+    # Written before anything slow starts, so that a kill during start-up leaves a
+    # folder that --resume can start again.
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / SETTINGS).write_text(json.dumps(settings, indent=2))
     with open_evaluator() as backend:
-        check_widths(loaded_problem, backend, settings["evaluator"])
         context = SchedulingContext(
             max_epochs=max(extreme_values(loaded_problem.hyperparameters["epochs"])),
             max_width=backend.max_width,
             num_workers=backend.num_workers,
             seed=seed,
+            direction=loaded_problem.direction,
         )
         scheduler = make_scheduler(
             settings["scheduler"], search_object, context, settings["scheduler_kwargs"]
         )
+        if not scheduler.sets_num_ranks:  # RASDA caps the widths at the evaluator's
+            check_widths(loaded_problem, backend, settings["evaluator"])
         if history is not None:
             replay(scheduler, history, loaded_problem)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "settings.json").write_text(json.dumps(settings, indent=2))
         driver = Driver(
             loaded_problem,
             scheduler,
@@ -307,6 +324,10 @@ def make_evaluator(
         )
     if name == "serial":
         return SerialEvaluator(problem, timeout=eval_timeout, models_directory=models_directory)
+    if name == "simulated":
+        # num_workers counts simulated ranks; eval_timeout is in simulated seconds.
+        ranks = num_workers or default_num_ranks()
+        return SimulatedEvaluator.for_problem(load_problem(problem), ranks, timeout=eval_timeout)
     raise ValueError(f"unknown evaluator {name!r}; expected one of {list(EVALUATORS)}")
 
 

@@ -5,6 +5,8 @@
 * :class:`MPIEvaluator` — the ranks of an MPI job: rank 0 drives, every other rank runs
   :func:`serve`; a config asking for k ranks trains on a group of k ranks.
   :func:`stop_workers` ends the workers' loops when rank 0 fails before it has one.
+* :class:`SimulatedEvaluator` — simulated ranks and clock, synthetic training
+  (:class:`SyntheticTraining`): the real driver and schedulers at thousands of ranks.
 """
 
 from nas.evaluate._base import Evaluator
@@ -13,6 +15,8 @@ from nas.evaluate._mpi import MPIEvaluator, stop_workers
 from nas.evaluate._mpi_worker import serve
 from nas.evaluate._process_pool import ProcessPoolEvaluator
 from nas.evaluate._serial import SerialEvaluator
+from nas.evaluate._simulated import SimulatedEvaluator
+from nas.evaluate._synthetic_training import SyntheticTraining
 
 __all__ = [
     "EvaluationFunction",
@@ -20,6 +24,8 @@ __all__ = [
     "MPIEvaluator",
     "ProcessPoolEvaluator",
     "SerialEvaluator",
+    "SimulatedEvaluator",
+    "SyntheticTraining",
     "evaluate",
     "serve",
     "stop_workers",

@@ -10,6 +10,7 @@ from typing import Any
 
 from nas.problem import Problem, load_problem
 from nas.train import Stage, Status, TrainingResult, train
+from nas.train._group import LEARNING_RATE_SCALING
 from nas.trial import Config, model_filename
 
 #: What a worker calls for each config: (problem reference, config, timeout, models
@@ -50,6 +51,7 @@ def evaluate(
             initial_epoch=config.initial_epoch,
             start_from=config.start_from,
             checkpoint_path=config.checkpoint_path,
+            learning_rate_scaling=config.info.get(LEARNING_RATE_SCALING),
             timeout=timeout,
             comm=comm,
             model_path=None

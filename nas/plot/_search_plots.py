@@ -1,4 +1,5 @@
-"""Plots of a search, read from its journal: progress and worker utilisation.
+"""Plots of a search, read from its journal: progress and worker utilisation (and, for
+a population-based training, the lineage of its members).
 
 Each plot is a PNG a person can look at: matplotlib with the non-interactive Agg
 backend, so it works on a cluster login node with no display.
@@ -16,6 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nas.driver import read_journal  # noqa: E402
+from nas.plot._pbt_lineage import plot_pbt_lineage  # noqa: E402
+from nas.problem import Problem  # noqa: E402
 from nas.trial import Trial  # noqa: E402
 
 PLOTS = ("objective", "utilisation")
@@ -23,6 +26,9 @@ PLOTS = ("objective", "utilisation")
 
 def plot_search(directory: str | Path, out: str | Path | None = None) -> list[Path]:
     """Draw every plot of the search in ``directory``; return the PNG paths.
+
+    A search with ``--scheduler pbt`` also gets ``pbt_lineage.png``
+    (:func:`plot_pbt_lineage`).
 
     Args:
         directory: a search's output folder (with ``journal.jsonl``).
@@ -38,13 +44,17 @@ def plot_search(directory: str | Path, out: str | Path | None = None) -> list[Pa
         raise ValueError(f"{directory} holds no search (no journal.jsonl)")
     if not state.finished:
         raise ValueError(f"the search in {directory} has no finished evaluation to plot yet")
-    direction = _direction(state.settings["problem"])
+    problem = _problem(state.settings["problem"])
     out = Path(out) if out is not None else directory
     out.mkdir(parents=True, exist_ok=True)
-    return [
-        plot_objective(state.finished, direction, out / "objective.png"),
+    paths = [
+        plot_objective(state.finished, problem.direction, out / "objective.png"),
         plot_utilisation(state.finished, out / "utilisation.png"),
     ]
+    if state.settings.get("scheduler") == "pbt":
+        lineage_path = out / "pbt_lineage.png"
+        paths.append(plot_pbt_lineage(state.finished, lineage_path, problem.objective))
+    return paths
 
 
 def plot_objective(trials: Sequence[Trial], direction: str, path: Path) -> Path:
@@ -118,7 +128,7 @@ def _value(trial: Trial) -> float:
     return float("nan") if objective is None or not trial.result.ok else objective
 
 
-def _direction(problem_reference: str) -> str:
+def _problem(problem_reference: str) -> Problem:
     from nas.problem import load_problem
 
-    return load_problem(problem_reference).direction
+    return load_problem(problem_reference)

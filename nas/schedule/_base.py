@@ -82,6 +82,11 @@ class Segment:
 class Scheduler(ABC):
     """Decides which segments of training run next, over a search that proposes."""
 
+    #: Whether the scheduler sets ``num_ranks`` itself, within the evaluator's
+    #: ``max_width`` (RASDA): the problem may then declare wider widths than the
+    #: evaluator runs, for the scheduler to cap.
+    sets_num_ranks: bool = False
+
     def __init__(self, search: Search) -> None:
         self.search = search
 
@@ -103,6 +108,16 @@ class Scheduler(ABC):
         """Trial ids whose checkpoints a later job may still continue; the driver
         deletes the others."""
         return set()
+
+    def notes(self, trial_id: int) -> Mapping[str, Any]:
+        """What was decided about a finished segment once it was told (for example, that
+        its run stops early, why, and the final value predicted), as JSON values.
+
+        A decision taken after a segment has nowhere else to go: no later job carries
+        it. The driver writes it to the journal and to the ``info`` column of
+        ``results.csv``, merged over the job's own ``info``.
+        """
+        return {}
 
     def get_state(self) -> dict[str, Any]:
         """What the journal keeps to resume exactly, besides the segments told.

@@ -22,12 +22,16 @@ class SchedulingContext:
             process pool, the largest power of two of the worker ranks under MPI).
         num_workers: evaluations (or ranks) that run at once.
         seed: the search seed, for the scheduler's own random choices.
+        direction: the problem's direction (``"max"`` or ``"min"``): scores are always
+            oriented so that larger is better; this only serves to report values in the
+            problem's units.
     """
 
     max_epochs: int
     max_width: int
     num_workers: int
     seed: int | None
+    direction: str = "max"
 
 
 #: A factory: (search, context, **parameters) -> scheduler. Parameters come from the
@@ -46,6 +50,7 @@ SCHEDULERS: dict[str, str] = {
     "none": "nas.schedule._registry:full_training",
     "asha": "nas.schedule._asha:make_asha",
     "rasda": "nas.schedule._rasda:make_rasda",
+    "sha": "nas.schedule._successive_halving:make_successive_halving",
     "lcm": "nas.schedule._lcm:make_lcm",
     "pbt": "nas.schedule._pbt:make_pbt",
 }

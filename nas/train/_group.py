@@ -13,6 +13,22 @@ The rules, in one place (docs/cluster.md repeats them):
   over the first ``min(5, epochs / 4)`` epochs (at least one step): five epochs as in
   Goyal et al. and Horovod's examples, shortened to a quarter of a short training so
   that most of it runs at the scaled rate. A single rank is neither scaled nor warmed up.
+  A segment that continues a checkpoint (ASHA's promotions) resumes the ramp where the
+  checkpoint left it: steps count from the configuration's first epoch.
+* **Learning rate when a scheduler resizes a configuration** (RASDA,
+  :mod:`nas.schedule._rasda`). A scheduler that trains a configuration in segments of
+  growing width sets ``Config.info["learning_rate_scaling"]`` (see
+  :class:`LearningRateScaling`): ``{"rule": "linear" | "sqrt", "from_width": w0,
+  "warmup_epochs": e}``. The group of ``k`` ranks then trains at
+  ``learning_rate * f(k)``, ``f(k) = k`` (linear, for SGD) or ``sqrt(k)`` (square root,
+  for the other optimizers, Adam-type ones whose per-coordinate step adapts to the
+  gradient's scale: the square-root rule of Malladi et al. 2022, used by Aach et al.
+  2024 in RASDA),
+  reached by a linear ramp from ``learning_rate * f(w0)`` (the rate the checkpoint was
+  trained at) over the segment's first ``e`` epochs (at least one step; none when
+  ``e`` is 0 or the rate does not change). The optimizer state (moments, iteration
+  count) comes with the checkpoint. :func:`warmup_plan` computes both rules. Without
+  that key (every other scheduler) the linear rule above applies unchanged.
 * **Validation data** is split into ``k`` near-equal shards (no sample left out). Metrics
   of an epoch are computed from the metric states summed over the group, which is exact
   (the same numbers as one rank evaluating everything) for Keras metrics.
@@ -29,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +55,20 @@ from nas.exceptions import ProblemError
 
 #: Warm-up length in epochs, before shortening for short trainings (Goyal et al. 2017).
 WARMUP_EPOCHS = 5.0
+#: Re-warm-up after a resize, in epochs, before shortening to a quarter of a short
+#: segment: the moments carried over were estimated at the old rate, so the new one is
+#: approached over about one epoch rather than jumped to.
+RESIZE_WARMUP_EPOCHS = 1.0
+#: The ``Config.info`` key of a :class:`LearningRateScaling` the trainer applies.
+LEARNING_RATE_SCALING = "learning_rate_scaling"
+#: How the learning rate grows with the width ``k``: the factor applied to the base rate.
+SCALING_RULES: dict[str, Callable[[int], float]] = {
+    "linear": float,
+    "sqrt": math.sqrt,
+}
+#: Optimizers whose rate scales linearly with the global batch (plain gradient steps);
+#: the others adapt each coordinate's step to the gradient's scale: square root.
+LINEARLY_SCALED_OPTIMIZERS = frozenset({"sgd"})
 
 
 @dataclass(frozen=True)
@@ -114,6 +144,123 @@ def scaled_learning_rate(learning_rate: float, num_ranks: int) -> float:
 def warmup_steps(steps_per_epoch: int, epochs: int) -> int:
     """Optimizer steps of the warm-up: ``min(5, epochs / 4)`` epochs, at least one step."""
     return max(1, math.ceil(steps_per_epoch * min(WARMUP_EPOCHS, epochs / 4)))
+
+
+def initial_warmup_epochs(epochs: int) -> float:
+    """Epochs of the warm-up of a fresh training of ``epochs``: ``min(5, epochs / 4)``."""
+    return min(WARMUP_EPOCHS, epochs / 4)
+
+
+def resize_warmup_epochs(segment_epochs: int) -> float:
+    """Epochs of the re-warm-up after a resize, for a segment of ``segment_epochs``:
+    ``min(1, segment_epochs / 4)``."""
+    return min(RESIZE_WARMUP_EPOCHS, segment_epochs / 4)
+
+
+def scaling_rule_for(optimizer: str) -> str:
+    """The scaling rule of an optimizer name: ``"linear"`` for SGD, else ``"sqrt"``."""
+    return "linear" if optimizer in LINEARLY_SCALED_OPTIMIZERS else "sqrt"
+
+
+@dataclass(frozen=True)
+class LearningRateScaling:
+    """How a segment that continues a checkpoint on another width sets its learning rate.
+
+    Attributes:
+        rule: ``"linear"`` (rate times the width) or ``"sqrt"`` (times its square root).
+        from_width: the width the checkpoint was trained at (1 for a fresh model): the
+            ramp starts at that width's rate.
+        warmup_epochs: length of the ramp to the new width's rate, from the segment's
+            first step (0: none).
+    """
+
+    rule: str = "linear"
+    from_width: int = 1
+    warmup_epochs: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.rule not in SCALING_RULES:
+            expected = sorted(SCALING_RULES)
+            raise ValueError(f"scaling rule {self.rule!r}: expected one of {expected}")
+        width = self.from_width
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"from_width must be an int >= 1, got {width!r}")
+        epochs = self.warmup_epochs
+        valid = isinstance(epochs, (int, float)) and not isinstance(epochs, bool)
+        if not valid or not math.isfinite(epochs) or epochs < 0:
+            raise ValueError(f"warmup_epochs must be a number >= 0, got {epochs!r}")
+
+    def factor(self, num_ranks: int) -> float:
+        """The learning rate of ``num_ranks`` ranks, as a multiple of the base rate."""
+        return SCALING_RULES[self.rule](num_ranks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "from_width": self.from_width,
+            "warmup_epochs": self.warmup_epochs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> LearningRateScaling | None:
+        """The scaling a ``Config.info`` entry describes (None stays None).
+
+        Raises:
+            ValueError: naming an unknown key or a bad value.
+        """
+        if data is None:
+            return None
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{LEARNING_RATE_SCALING} must be a dict, got {data!r}")
+        unknown = sorted(set(data) - {"rule", "from_width", "warmup_epochs"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {unknown} in {LEARNING_RATE_SCALING}: expected rule, "
+                "from_width, warmup_epochs"
+            )
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class WarmupPlan:
+    """The learning-rate ramp of one segment on a group: from ``start`` to ``target``
+    over ``steps`` optimizer steps, the first of which is step ``first_step`` of it."""
+
+    start: float
+    target: float
+    steps: int
+    first_step: int
+
+
+def warmup_plan(
+    learning_rate: float,
+    num_ranks: int,
+    steps_per_epoch: int,
+    epochs: int,
+    initial_epoch: int = 0,
+    scaling: LearningRateScaling | None = None,
+) -> WarmupPlan:
+    """The ramp a group of ``num_ranks`` uses for a segment training up to ``epochs``.
+
+    Without ``scaling`` (the default rule): linear scaling, warmed up over
+    :func:`warmup_steps` counted from the configuration's first step, so that a
+    continued segment resumes the ramp where its checkpoint left it. With ``scaling``:
+    that rule's rate for ``num_ranks``, from the rate of ``scaling.from_width``, over
+    ``scaling.warmup_epochs`` from the segment's first step.
+    """
+    if scaling is None:
+        return WarmupPlan(
+            learning_rate,
+            scaled_learning_rate(learning_rate, num_ranks),
+            warmup_steps(steps_per_epoch, epochs),
+            initial_epoch * steps_per_epoch,
+        )
+    start = learning_rate * scaling.factor(scaling.from_width)
+    target = learning_rate * scaling.factor(num_ranks)
+    if scaling.warmup_epochs == 0 or start == target:
+        return WarmupPlan(target, target, 1, 1)  # past its one step: the target throughout
+    steps = max(1, math.ceil(steps_per_epoch * scaling.warmup_epochs))
+    return WarmupPlan(start, target, steps, 0)
 
 
 def weights_digest(weights: Sequence[np.ndarray]) -> str:

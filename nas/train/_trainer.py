@@ -19,12 +19,12 @@ from nas.problem import OPTIMIZERS, Dataset, Problem
 from nas.problem._training_settings import check_training_value
 from nas.train._devices import bind_local_gpu
 from nas.train._group import (
+    LearningRateScaling,
     RankGroup,
     open_group,
-    scaled_learning_rate,
     training_shard,
     validation_shard,
-    warmup_steps,
+    warmup_plan,
 )
 from nas.train._interrupt import INTERRUPTED
 from nas.train._result import Stage, Status, TrainingResult
@@ -79,6 +79,7 @@ def train(
     initial_epoch: int = 0,
     start_from: str | Path | None = None,
     checkpoint_path: str | Path | None = None,
+    learning_rate_scaling: Mapping[str, Any] | None = None,
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -127,6 +128,10 @@ def train(
         checkpoint_path: where to save the model with its optimizer state after
             training, when at least one epoch completed and training did not fail, so
             that a later segment can continue it (the group's first rank saves).
+        learning_rate_scaling: on a group of ranks, the learning-rate rule of a segment
+            that a scheduler resized (RASDA): a :class:`nas.train._group.LearningRateScaling`
+            as a dict, ``{"rule": "sqrt", "from_width": 2, "warmup_epochs": 1.0}``;
+            None: the default linear scaling with warm-up (see :mod:`nas.train._group`).
 
     Returns:
         A :class:`TrainingResult`.
@@ -144,6 +149,7 @@ def train(
         (<Status.OK: 'ok'>, 0.96...)
     """
     config = resolve_hyperparameters(problem, hyperparameters, epochs=epochs)
+    scaling = LearningRateScaling.from_dict(learning_rate_scaling)
     run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
     run.initial_epoch = _checked_initial_epoch(initial_epoch, config["epochs"])
     deadline_after = _checked_timeout(timeout)
@@ -175,7 +181,7 @@ def train(
         if group is None:
             monitor = _fit(model, problem, dataset, run, deadline_after, verbose)
         else:
-            monitor = _fit_on_group(model, problem, dataset, run, deadline_after, group)
+            monitor = _fit_on_group(model, problem, dataset, run, deadline_after, group, scaling)
     except Exception as exception:
         logger.debug("training %s failed", run.arch_seq, exc_info=True)
         return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
@@ -337,8 +343,10 @@ def _fit_on_group(
     run: _Run,
     timeout: float | None,
     group: RankGroup,
+    scaling: LearningRateScaling | None = None,
 ) -> TrainingMonitor:
-    """Data-parallel training on ``group``: the rules are in :mod:`nas.train._group`."""
+    """Data-parallel training on ``group``: the rules are in :mod:`nas.train._group`
+    (``scaling``: the learning-rate rule of a resized segment, None: the default)."""
     from nas.parallel import data_parallel
     from nas.train._callbacks import GroupMetrics, LearningRateWarmup
 
@@ -354,7 +362,9 @@ def _fit_on_group(
         parallel.broadcast_weights(model)
         monitor = _monitor(problem, timeout, agree=parallel.any)
         run.samples_per_epoch = len(y_train) * group.size
-        target_rate = scaled_learning_rate(base_rate, group.size)
+        plan = warmup_plan(
+            base_rate, group.size, steps_per_epoch, epochs, run.initial_epoch, scaling
+        )
         with _timed(run, monitor):
             model.fit(
                 x_train,
@@ -365,10 +375,7 @@ def _fit_on_group(
                 callbacks=[
                     GroupMetrics(parallel, valid, batch_size),
                     LearningRateWarmup(
-                        base_rate,
-                        target_rate,
-                        warmup_steps(steps_per_epoch, epochs),
-                        first_step=run.initial_epoch * steps_per_epoch,
+                        plan.start, plan.target, plan.steps, first_step=plan.first_step
                     ),
                     monitor,
                     *_early_stopping(problem, run),

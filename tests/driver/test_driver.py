@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_serial_search_writes_journal_results_and_settings(tmp_path):
     rows = read_results(tmp_path)
     columns = list(rows[0])
     assert columns[:3] == ["trial_id", "arch_seq", "arch_hash"]
-    assert columns[-14:] == [
+    assert columns[-17:] == [
         "objective",
         "status",
         "error",
@@ -55,8 +56,11 @@ def test_serial_search_writes_journal_results_and_settings(tmp_path):
         "global_batch_size",
         "samples_per_second",
         "data_parallel",
+        "info",
+        "epochs_reached",
+        "parent",
     ]
-    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-14])
+    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-17])
     assert [row["status"] for row in rows] == ["ok"] * 3
     assert all(float(row["objective"]) > 0.5 for row in rows)
     assert json.loads(rows[0]["arch_seq"]) == list(results.trials[0].config.arch_seq)
@@ -285,3 +289,54 @@ def test_nas_search_gives_up_after_consecutive_failures_with_exit_1(tmp_path, ca
     assert code == 1
     assert "3 evaluations (3 failed)" in output
     assert "3 evaluations in a row failed (the last: OSError: the data directory" in output
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kills_at_random_instants_lose_and_repeat_nothing(tmp_path, seed):
+    """SIGKILL of driver and workers at random instants, twice, then resume to the end."""
+    rng = random.Random(seed)
+    out = tmp_path / "run"
+    base = [
+        sys.executable,
+        "-c",
+        "from nas.cli import search_main; raise SystemExit(search_main())",
+    ]
+    first = [
+        *base,
+        "--problem",
+        "toy_problems:problem",
+        "--search",
+        "random",
+        "--max-evals",
+        "6",
+        "--workers",
+        "2",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    seen: dict[int, object] = {}
+    for kill in range(3):
+        # Killed before it recorded anything (importing), a search is simply started again.
+        resumable = (out / "settings.json").exists()
+        command = [*base, "--resume", str(out), "--no-progress"] if resumable else first
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if kill < 2:
+            time.sleep(rng.uniform(1.0, 8.0))  # start-up, or mid-evaluation
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=600)
+        for trial in read_journal(out).finished if (out / "journal.jsonl").exists() else []:
+            assert seen.setdefault(trial.config.trial_id, trial.result) == trial.result
+    assert process.returncode == 0
+    ids = [trial.config.trial_id for trial in read_journal(out).finished]
+    assert sorted(ids) == list(range(6))  # none lost, none repeated

@@ -334,6 +334,29 @@ def test_an_error_inside_fit_fails_at_stage_train():
     assert result.num_parameters is not None
 
 
+def out_of_memory_space(**kwargs) -> SearchSpace:
+    """A space whose custom layer runs out of memory in training (as a big model would)."""
+    keras = import_keras()
+
+    class Greedy(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            if training:
+                raise MemoryError("Unable to allocate 4.00 TiB for an array")
+            return inputs
+
+    space = SearchSpace({"x": (4,)}, name="greedy")
+    hidden = space.add(ConstantNode(Layer(Greedy)), space.input("x"))
+    space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), hidden)
+    return space
+
+
+@pytest.mark.slow
+def test_a_custom_layer_out_of_memory_fails_the_evaluation_with_the_reason():
+    result = train(toy_problem(space=out_of_memory_space, space_kwargs={}), [], epochs=1)
+    assert result.status is Status.FAILED and result.error_stage is Stage.TRAIN
+    assert result.error.startswith("MemoryError") and "Greedy" in result.error
+
+
 def two_input_space(**kwargs) -> SearchSpace:
     space = SearchSpace({"a": (3,), "b": (2,)}, name="two_inputs")
     merged = space.add(ConstantNode(Concatenate()), space.input("a"), space.input("b"))

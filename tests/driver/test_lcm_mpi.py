@@ -1,0 +1,69 @@
+"""``nas-search --early-stopping lcm --evaluator mpi`` under mpirun: segments continue
+their checkpoints on other ranks, the search ends by itself with exit code 0, and every
+evaluation says what learning-curve matching decided."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
+
+NAS_SEARCH = Path(sys.executable).parent / "nas-search"
+
+
+def test_an_lcm_search_under_mpirun_ends_by_itself(mpirun, tmp_path):
+    out = tmp_path / "run"
+    done = mpirun(
+        3,
+        [
+            NAS_SEARCH,
+            "--evaluator",
+            "mpi",
+            "--out",
+            out,
+            "--no-progress",
+            "--problem",
+            "problems.breast_cancer:problem",
+            "--search",
+            "random",
+            "--seed",
+            "0",
+            "--max-evals",
+            "6",
+            "--keep-models",
+            "0",
+            "--early-stopping",
+            "lcm",
+            "--lcm-accumulate",
+            "2",
+            "--lcm-checkpoints",
+            "2",
+        ],  # fmt: skip
+        timeout=300,
+    )
+    assert "6 evaluations (0 failed)" in done.stdout, done.stdout
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    info = [json.loads(row["info"]) for row in rows]
+    assert [i["lcm_mode"] for i in info[:2]] == ["full", "full"]
+    assert all(i["lcm_mode"] == "segmented" for i in info[2:])
+    assert all(i["lcm_decision"] in {"complete", "ended", "continue", "stop"} for i in info)
+    # Both worker ranks trained.
+    assert {row["worker"] for row in rows} == {"rank 1", "rank 2"}
+    events = [json.loads(line) for line in (out / "journal.jsonl").open()]
+    configs = {
+        e["trial"]["config"]["trial_id"]: e["trial"]["config"]
+        for e in events
+        if e["event"] == "finish"
+    }
+    for config in configs.values():
+        if config["initial_epoch"]:
+            assert config["initial_epoch"] == 2 and config["start_from"].endswith(
+                f"trial_{config['parent']}.keras"
+            )
+    notes = {e["trial_id"] for e in events if e["event"] == "note"}
+    assert notes == set(configs)
