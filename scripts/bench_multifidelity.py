@@ -401,7 +401,10 @@ def measure_real(args: argparse.Namespace) -> None:
         f"{args.real_ranks} training ranks), problems.breast_cancer:parallel_problem, random "
         f"search, r=1, R=9, eta=3, {args.real_evals} segments, seed {args.seeds[0]}.\n"
     )
-    print(f"{'scheduler':<9} | {'exit':>4} | {'wall s':>6} | {'segments':>8} | best val_accuracy")
+    print(
+        f"{'scheduler':<9} | {'exit':>4} | {'wall s':>6} | {'segments':>8} | "
+        "best val_accuracy | per rung: segments x epochs [widths]"
+    )
     for scheduler in ("asha", "rasda"):
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / scheduler
@@ -443,14 +446,27 @@ def measure_real(args: argparse.Namespace) -> None:
             wall = time.perf_counter() - started
             trials = read_journal(out).finished if (out / "journal.jsonl").exists() else []
             scores = [t.result.objective for t in trials if t.result.ok and t.result.objective]
-            widths = sorted({t.result.num_ranks for t in trials})
             best = f"{max(scores):.4f}" if scores else "-"
             print(
                 f"{scheduler:<9} | {done.returncode:>4} | {wall:>6.1f} | {len(trials):>8} | "
-                f"{best} (widths used: {widths})"
+                f"{best:>17} | {_rungs(trials)}"
             )
             if done.returncode != 0:
                 print(done.stderr[-2000:])
+
+
+def _rungs(trials: Sequence[Trial]) -> str:
+    """``segments x epochs [widths]`` of each rung, e.g. ``8x1 [1, 2]``."""
+    by_rung: dict[int, list[Trial]] = defaultdict(list)
+    for trial in trials:
+        by_rung[int(trial.config.info.get("rung", 0))].append(trial)
+    parts = []
+    for rung in sorted(by_rung):
+        mine = by_rung[rung]
+        epochs = sorted({t.result.epochs_trained for t in mine})
+        widths = sorted({t.result.num_ranks for t in mine})
+        parts.append(f"{len(mine)}x{'/'.join(map(str, epochs))} {widths}")
+    return ", ".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
