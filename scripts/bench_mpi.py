@@ -5,10 +5,10 @@ Measurements, each a function below, chosen with ``--measure``:
 * ``utilisation``: for each job size N (``--ranks``, default 8, 32 and 64 ranks started
   with ``mpirun --oversubscribe -np N``), rank 0 runs the **real driver loop**
   (``nas.driver.Driver``: random search, journal, results.csv) with an ``MPIEvaluator``
-  over ``--evals-per-worker`` x (N - 1) evaluations (default 20) that only sleep 0.5 to 2 s (drawn from each trial's
-  seed) on groups of 1, 2 or 4 ranks (the width is a searched hyperparameter, drawn at
-  random; groups of more than one rank really create their communicator and pass a
-  barrier on it). Reported:
+  over ``--evals-per-worker`` x (N - 1) evaluations (default 20) that only sleep 0.5 to
+  2 s (drawn from each trial's seed) on groups of 1, 2 or 4 ranks (the width is a
+  searched hyperparameter, drawn at random; groups of more than one rank really create
+  their communicator and pass a barrier on it). Reported:
 
   - utilisation = busy rank-seconds (width x duration, summed over evaluations) /
     (worker ranks x wall time of the run), over the whole run, and over the part
@@ -772,8 +772,10 @@ def measure_fixed_vs_tuned(args: argparse.Namespace) -> None:
             flush=True,
         )
     backends = sorted({b for r in record["searches"] for b in r["data_parallel"]} - {"None"})
+    fixed = width_problem(1, tuned=False).hyperparameters.validate({})
     print(
-        f"\nFixed: batch 512 per rank, learning rate 3e-3 x width (after warm-up), Adam; "
+        f"\nFixed: batch {fixed['batch_size']} per rank, learning rate "
+        f"{fixed['learning_rate']:g} x width (after warm-up), {fixed['optimizer']}; "
         f"regularized evolution {EVOLUTION_KWARGS}. Tuned: AgEBO {AGEBO_KWARGS}. "
         f"Data-parallel backend: {', '.join(backends) or 'none'}. "
         f"Job: {record['job_seconds'] / 60:.1f} min, load {record['load_average']:.1f}."
