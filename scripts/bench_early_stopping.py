@@ -65,7 +65,6 @@ problem = breast_cancer_problem(
     "Wisconsin breast cancer without patience: the early-stopping benchmark's problem.",
 )
 PROBLEM = "bench_early_stopping:problem"
-PBT_PROBLEM = "problems.breast_cancer:problem"
 METHODS = ("none", "lcm", "asha")
 COLUMNS = ("method", "configs", "evals", "epochs", "best", "found", "stopped", "seconds")
 
@@ -131,7 +130,9 @@ def early_stopping_rows(args: argparse.Namespace, pool: Evaluator) -> list[dict[
     return rows
 
 
-def pbt_vs_fixed(args: argparse.Namespace, pool: Evaluator | None) -> list[dict[str, Any]] | None:
+def pbt_vs_fixed(
+    args: argparse.Namespace, pool: Evaluator | None = None
+) -> list[dict[str, Any]] | None:
     """PBT against fixed learning rates at equal compute, from ``scripts/_bench_pbt.py``
     (its own table); None when that module is absent."""
     try:
@@ -139,10 +140,13 @@ def pbt_vs_fixed(args: argparse.Namespace, pool: Evaluator | None) -> list[dict[
     except ImportError:
         print("pbt: scripts/_bench_pbt.py is not there; skipped", flush=True)
         return None
-    reuse = pool if args.pbt_problem == args.problem else None
-    rows = bench_pbt.pbt_vs_fixed(
-        args.seed, problem=args.pbt_problem, workers=args.workers, evaluator=reuse
-    )
+    # Its own problem by default (breast cancer without patience, as here, under its own
+    # module name): a pool is reused only for the very same problem reference.
+    kwargs: dict[str, Any] = {"workers": args.workers}
+    if args.pbt_problem is not None:
+        kwargs["problem"] = args.pbt_problem
+        kwargs["evaluator"] = pool if args.pbt_problem == args.problem else None
+    rows = bench_pbt.pbt_vs_fixed(args.seed, **kwargs)
     print(bench_pbt.format_table(rows), flush=True)
     return rows
 
@@ -245,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--skip-pbt", action="store_true", help="no PBT comparison")
     parser.add_argument(
-        "--pbt-problem", default=PBT_PROBLEM, help=f"the PBT comparison's ({PBT_PROBLEM})"
+        "--pbt-problem", help="the PBT comparison's problem (default: _bench_pbt.py's)"
     )
     args = parser.parse_args(argv)
     # Workers import this module by name (PROBLEM); scripts/_bench_pbt.py sits beside it.

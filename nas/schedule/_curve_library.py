@@ -4,7 +4,8 @@ A :class:`CurveLibrary` holds, for each complete training, the objective at the
 checkpoints and the final performance. A running curve (its values at the checkpoints
 seen so far) is matched to the recorded ones by Euclidean distance over those
 checkpoints; the nearest one's final performance is the prediction, compared with a
-percentile of all the recorded finals. Values are oriented so that larger is better.
+percentile of the recorded finals: those of complete trainings and the predicted finals
+of stopped runs. Values are oriented so that larger is better.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Prediction:
         distance: the Euclidean distance to it, over the checkpoints compared.
         threshold: the percentile of the recorded finals the prediction is compared with.
         num_recorded: the number of recorded finals the threshold is taken over.
+        num_estimated: how many of those are predicted finals of stopped runs.
     """
 
     final: float
@@ -49,6 +51,7 @@ class Prediction:
     distance: float
     threshold: float
     num_recorded: int
+    num_estimated: int = 0
 
     @property
     def below_threshold(self) -> bool:
@@ -63,6 +66,13 @@ class CurveLibrary:
         percentile: the percentile (0-100] of the recorded finals below which a
             prediction stops a run (linear interpolation between recorded values, as
             :func:`numpy.percentile`).
+
+    The percentile is taken over the finals of complete trainings *and* the predicted
+    finals of stopped runs (:meth:`add_estimate`). Complete trainings alone are the
+    survivors of earlier checks, better than the configurations proposed: over them, the
+    percentile would rise with every stop, and a run would be stopped far more often
+    than the percentile says. Counting every configuration judged keeps "below the 50th
+    percentile" meaning "predicted in the worse half of the configurations".
 
     Example:
         >>> library = CurveLibrary(percentile=50)
@@ -79,6 +89,7 @@ class CurveLibrary:
         # after an addition (at most once per complete training).
         self._matrix: np.ndarray | None = None
         self._finals: np.ndarray | None = None
+        self._estimates: list[float] = []
 
     def __len__(self) -> int:
         return len(self._curves)
@@ -93,11 +104,21 @@ class CurveLibrary:
         self._curves.append(curve)
         self._matrix = self._finals = None
 
+    def add_estimate(self, final: float) -> None:
+        """Count a stopped run's predicted final among the finals (it has no curve)."""
+        self._estimates.append(float(final))
+
+    @property
+    def num_finals(self) -> int:
+        """Finals the percentile is taken over: complete trainings and estimates."""
+        return len(self._curves) + len(self._estimates)
+
     def threshold(self) -> float:
         """The percentile of the recorded finals (NaN while nothing is recorded)."""
         if not self._curves:
             return float("nan")
-        return float(np.percentile(self._arrays()[1], self.percentile))
+        finals = np.concatenate([self._arrays()[1], self._estimates])
+        return float(np.percentile(finals, self.percentile))
 
     def predict(self, values: Sequence[float]) -> Prediction | None:
         """Match a running curve (its values at the first ``len(values)`` checkpoints).
@@ -123,7 +144,8 @@ class CurveLibrary:
             nearest=self._curves[nearest].run_id,
             distance=float(distances[nearest]),
             threshold=self.threshold(),
-            num_recorded=len(self._curves),
+            num_recorded=self.num_finals,
+            num_estimated=len(self._estimates),
         )
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,9 @@ From the MagmaDNN/OpenDIEL work on hyperparameter optimisation. Two stages:
   recorded ones by Euclidean distance; the nearest one's final performance is the
   prediction, and the run stops if it is worse than the ``percentile`` of the recorded
   finals (ranked from worst to best). Runs that train to the end are recorded too, so
-  the library grows.
+  the library grows; the percentile also counts the predicted finals of stopped runs,
+  so that it stays a percentile of the configurations judged, not of the survivors
+  (see :class:`~nas.schedule._curve_library.CurveLibrary`).
 
 One refinement of the published rule: the final performance is the best epoch of a
 training (what the trainer reports and searches are told), so a run's final cannot be
@@ -92,7 +94,8 @@ class LearningCurveMatching(Scheduler):
         accumulate: complete trainings to record before any run may stop.
         percentile: stop a run whose predicted final is worse than this percentile
             (0-100] of the recorded finals ranked from worst to best: 50 stops runs
-            predicted in the worse half, 25 in the worst quarter.
+            predicted in the worse half, 25 in the worst quarter. The recorded finals
+            are those of complete trainings and the predicted finals of stopped runs.
         direction: the problem's direction, only to report values in its units.
 
     The prediction is the nearest recorded curve's final, floored at the best value the
@@ -297,7 +300,9 @@ class LearningCurveMatching(Scheduler):
         return {**notes, "lcm_decision": "continue", "lcm_reason": reason}
 
     def _stop(self, run: _Run, notes: dict[str, Any], reason: str) -> dict[str, Any]:
-        self._end(run, self._sign * notes["lcm_told"])
+        told = self._sign * notes["lcm_told"]
+        self.library.add_estimate(told)
+        self._end(run, told)
         return {**notes, "lcm_decision": "stop", "lcm_reason": reason}
 
     def _end(self, run: _Run, score: float | None) -> None:
@@ -317,8 +322,9 @@ class LearningCurveMatching(Scheduler):
         return (
             f"at epoch {epoch}, the predicted final {self._units(estimate):.6g} ({nearest}) "
             f"{verb} {self._units(prediction.threshold):.6g}, the {self.percentile:g}th "
-            f"percentile of the finals of {prediction.num_recorded} complete trainings "
-            "(ranked from worst to best)"
+            f"percentile of {prediction.num_recorded} finals ranked from worst to best "
+            f"({prediction.num_recorded - prediction.num_estimated} complete trainings, "
+            f"{prediction.num_estimated} predicted for stopped runs)"
         )
 
     def _prediction_notes(self, prediction: Prediction, best: float) -> dict[str, Any]:

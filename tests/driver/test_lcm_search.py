@@ -52,7 +52,7 @@ def test_an_lcm_search_writes_why_each_run_stopped_and_resumes(tmp_path, capsys)
     stop = info[4]
     assert (stop["lcm_epoch"], stop["lcm_stage"]) == (1, "check")
     assert stop["lcm_nearest"] in (1, 2, 3)  # a frozen run
-    assert "the 100th percentile of the finals of 4" in stop["lcm_reason"]
+    assert "the 100th percentile of 4 finals" in stop["lcm_reason"]
     # val_loss is minimised: the predicted final loss (the frozen run's) is above the best.
     nearest = rows[stop["lcm_nearest"]]
     assert stop["lcm_predicted"] == pytest.approx(float(nearest["objective"]))

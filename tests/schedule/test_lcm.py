@@ -160,6 +160,20 @@ def test_a_prediction_below_the_percentile_stops():
     assert not library.predict([0.49]).below_threshold  # like run 2: 0.7
 
 
+def test_predicted_finals_of_stopped_runs_count_in_the_percentile():
+    # Complete trainings alone are survivors: their percentile would rise with each stop.
+    library = CurveLibrary(percentile=50)
+    for run_id, final in enumerate([0.6, 0.7, 0.8, 0.9]):
+        library.add(RecordedCurve(run_id, (final,), final))
+    assert library.threshold() == pytest.approx(0.75)
+    library.add_estimate(0.2)
+    library.add_estimate(0.3)
+    assert library.threshold() == pytest.approx(0.65)
+    prediction = library.predict([0.62])
+    assert (prediction.num_recorded, prediction.num_estimated) == (6, 2)
+    assert len(library) == 4  # matching uses curves only
+
+
 # -- the scheduler ---------------------------------------------------------------------
 
 
@@ -236,6 +250,7 @@ def test_it_never_stops_during_accumulation():
 def oracle_decisions(told: Sequence[Segment], accumulate: int, percentile: float) -> dict:
     """Replays the told segments with a plain reimplementation of the rule."""
     recorded: list[tuple[int, list[float], float]] = []  # run id, checkpoint values, final
+    estimates: list[float] = []  # what stopped runs were predicted to end at
     curves: dict[int, tuple[int, list[float]]] = {}  # tip -> run id, curve so far
     expected = {}
     for segment in told:
@@ -256,11 +271,15 @@ def oracle_decisions(told: Sequence[Segment], accumulate: int, percentile: float
         distances = [math.dist(values, past[: len(values)]) for _, past, _ in recorded]
         nearest = int(np.argmin(distances))
         predicted = recorded[nearest][2]
-        threshold = np.percentile([final for _, _, final in recorded], percentile)
-        decision = "stop" if max(predicted, max(curve)) < threshold else "continue"
+        finals = [final for _, _, final in recorded] + estimates
+        threshold = np.percentile(finals, percentile)
+        estimate = max(predicted, max(curve))
+        decision = "stop" if estimate < threshold else "continue"
         expected[segment.trial_id] = (decision, (predicted, recorded[nearest][0], threshold))
         if decision == "continue":
             curves[segment.trial_id] = (run_id, curve)
+        else:
+            estimates.append(estimate)
     return expected
 
 
@@ -298,7 +317,7 @@ def test_what_the_search_is_told():
     # Like the 0.5 run; predicted 0.5 though it reached 0.49 at epoch 2.
     lower = {"quality": 0.49, "speed": 50.0}
     search = ListSearch([*flat, above, lower, {"quality": 0.88, "speed": 50.0}])
-    scheduler = lcm(search, percentile=60)  # threshold 0.66
+    scheduler = lcm(search, percentile=60)  # threshold 0.66, then 0.58 with 0.31 counted
     SimulatedDriver(scheduler).run(max_evals=100)
     scores = [o.score for o in search.told]
     assert scores[:4] == pytest.approx([0.3, 0.5, 0.7, 0.9])
@@ -322,7 +341,7 @@ def test_a_run_that_already_reached_the_percentile_is_not_stopped():
     assert notes["lcm_decision"] == "continue"
     assert (notes["lcm_predicted"], notes["lcm_best"]) == (0.1, 0.6)
     assert "predicted final 0.6 (what it has already reached; the nearest" in notes["lcm_reason"]
-    assert "is not worse than 0.5, the 50th percentile of the finals of 2" in notes["lcm_reason"]
+    assert "is not worse than 0.5, the 50th percentile of 2 finals" in notes["lcm_reason"]
 
 
 def test_failed_and_self_stopped_runs():
