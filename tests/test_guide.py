@@ -17,6 +17,7 @@ def python_blocks(text: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a dozen real searches: minutes on a loaded 2-core machine
 def test_the_guide_runs(tmp_path, monkeypatch):
     blocks = python_blocks(GUIDE.read_text())
     assert len(blocks) >= 6

@@ -52,6 +52,8 @@ def evaluate(
             start_from=config.start_from,
             checkpoint_path=config.checkpoint_path,
             learning_rate_scaling=config.info.get(LEARNING_RATE_SCALING),
+            # A segment's learning-rate schedule spans the configuration's whole training.
+            schedule_epochs=config.hyperparameters.get("epochs"),
             timeout=timeout,
             comm=comm,
             model_path=None

@@ -150,9 +150,17 @@ def _is_power_of_two(value: Any) -> bool:
     return _is_int_at_least(1)(value) and value & (value - 1) == 0
 
 
-def _is_positive_number(value: Any) -> bool:
+def _is_number(value: Any) -> bool:
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return is_number and math.isfinite(value) and value > 0
+    return is_number and math.isfinite(value)
+
+
+def _is_positive_number(value: Any) -> bool:
+    return _is_number(value) and value > 0
+
+
+#: The ``lr_schedule`` values (:mod:`nas.train._learning_rate` defines them).
+LEARNING_RATE_SCHEDULES = ("constant", "exponential", "cosine")
 
 
 #: The hyperparameters the trainer understands; a problem may declare only these.
@@ -189,6 +197,35 @@ TRAINING_HYPERPARAMETERS: dict[str, TrainingHyperparameter] = {
             _is_power_of_two,
             "data-parallel width: ranks that train one configuration together "
             "(batch_size is per rank)",
+        ),
+        TrainingHyperparameter(
+            "lr_schedule",
+            "constant",
+            f"one of {list(LEARNING_RATE_SCHEDULES)}",
+            lambda value: value in LEARNING_RATE_SCHEDULES,
+            "how the learning rate changes after the warm-up: constant, exponential "
+            "(times lr_decay_rate per epoch) or cosine (to lr_final_fraction at the end)",
+        ),
+        TrainingHyperparameter(
+            "lr_warmup_epochs",
+            0,
+            "a number >= 0",
+            lambda value: _is_number(value) and value >= 0,
+            "epochs of linear learning-rate warm-up before the schedule (0: none)",
+        ),
+        TrainingHyperparameter(
+            "lr_decay_rate",
+            0.9,
+            "a number in (0, 1]",
+            lambda value: _is_number(value) and 0 < value <= 1,
+            "exponential schedule: the learning rate is multiplied by it every epoch",
+        ),
+        TrainingHyperparameter(
+            "lr_final_fraction",
+            0.0,
+            "a number in [0, 1)",
+            lambda value: _is_number(value) and 0 <= value < 1,
+            "cosine schedule: the final learning rate, a fraction of learning_rate",
         ),
     )
 }

@@ -11,7 +11,15 @@ Example:
     >>> print(result.status, result.objective, result.error)
 """
 
+from nas.train._learning_rate import LearningRateSchedule
 from nas.train._result import Stage, Status, TrainingResult
 from nas.train._trainer import resolve_hyperparameters, train
 
-__all__ = ["Stage", "Status", "TrainingResult", "resolve_hyperparameters", "train"]
+__all__ = [
+    "LearningRateSchedule",
+    "Stage",
+    "Status",
+    "TrainingResult",
+    "resolve_hyperparameters",
+    "train",
+]

@@ -1,5 +1,6 @@
-"""The Keras callbacks of the trainer: record epochs, stop on NaN or at a deadline, and
-for data-parallel groups, warm the learning rate up and compute metrics over all ranks.
+"""The Keras callbacks of the trainer: record epochs, stop on NaN or at a deadline, set
+the learning rate of each step, and for data-parallel groups, compute metrics over all
+ranks.
 
 This module imports Keras when it is imported, so the trainer imports it only when it
 trains.
@@ -121,30 +122,31 @@ def _finite_or_none(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-class LearningRateWarmup(keras.callbacks.Callback):
-    """Raises the learning rate linearly from ``start`` to ``target`` over ``steps`` steps.
+class LearningRateControl(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate before each batch to ``plan.rate(epoch, batch)``.
 
-    The rate is set on the optimizer before each batch (a plain variable, so the saved
-    model and its optimizer need nothing custom to load). ``first_step`` is where a
-    continued training resumes the ramp (0 for a fresh one).
+    The rate is a plain variable of the optimizer, so the saved model and its optimizer
+    need nothing custom to load, and a continued training sets its own rates. The
+    variable is written only when the rate changes.
+
+    Args:
+        plan: a :class:`nas.train._learning_rate.LearningRatePlan`.
     """
 
-    def __init__(self, start: float, target: float, steps: int, first_step: int = 0) -> None:
+    def __init__(self, plan: Any) -> None:
         super().__init__()
-        self.start, self.target, self.steps = start, target, steps
-        self._step = first_step
+        self.plan = plan
+        self._epoch = plan.initial_epoch
+        self._rate: float | None = None
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._set_rate()
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._step <= self.steps:
-            self._set_rate()
-            self._step += 1
-
-    def _set_rate(self) -> None:
-        fraction = min(1.0, self._step / self.steps)
-        self.model.optimizer.learning_rate = self.start + (self.target - self.start) * fraction
+        rate = self.plan.rate(self._epoch, batch)
+        if rate != self._rate:
+            self.model.optimizer.learning_rate = rate
+            self._rate = rate
 
 
 class GroupMetrics(keras.callbacks.Callback):

@@ -231,6 +231,10 @@ class WarmupPlan:
     steps: int
     first_step: int
 
+    def rate(self, step: int) -> float:
+        """The rate at step ``step`` of the ramp (from 0), then ``target`` past its end."""
+        return self.start + (self.target - self.start) * min(1.0, step / self.steps)
+
 
 def warmup_plan(
     learning_rate: float,

@@ -21,12 +21,14 @@ from nas.train._devices import bind_local_gpu
 from nas.train._group import (
     LearningRateScaling,
     RankGroup,
+    WarmupPlan,
     open_group,
     training_shard,
     validation_shard,
     warmup_plan,
 )
 from nas.train._interrupt import INTERRUPTED
+from nas.train._learning_rate import LearningRatePlan, LearningRateSchedule
 from nas.train._result import Stage, Status, TrainingResult
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ def train(
     start_from: str | Path | None = None,
     checkpoint_path: str | Path | None = None,
     learning_rate_scaling: Mapping[str, Any] | None = None,
+    schedule_epochs: int | None = None,
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -132,6 +135,10 @@ def train(
             that a scheduler resized (RASDA): a :class:`nas.train._group.LearningRateScaling`
             as a dict, ``{"rule": "sqrt", "from_width": 2, "warmup_epochs": 1.0}``;
             None: the default linear scaling with warm-up (see :mod:`nas.train._group`).
+        schedule_epochs: the epochs the learning-rate schedule (``lr_schedule``) spans:
+            the configuration's whole training when this call trains one segment of it
+            (schedulers pass the ``epochs`` hyperparameter; see
+            :mod:`nas.train._learning_rate`); None: this call's ``epochs``.
 
     Returns:
         A :class:`TrainingResult`.
@@ -152,6 +159,7 @@ def train(
     scaling = LearningRateScaling.from_dict(learning_rate_scaling)
     run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
     run.initial_epoch = _checked_initial_epoch(initial_epoch, config["epochs"])
+    run.schedule_epochs = _checked_schedule_epochs(schedule_epochs, config["epochs"])
     deadline_after = _checked_timeout(timeout)
     group = open_group(comm)
     run.num_ranks = 1 if group is None else group.size
@@ -217,6 +225,7 @@ class _Run:
     epochs_trained: int = 0
     num_ranks: int = 1
     initial_epoch: int = 0
+    schedule_epochs: int = 1
     samples_per_epoch: int | None = None
     samples_per_second: float | None = None
     data_parallel: str | None = None
@@ -322,18 +331,42 @@ def _fit(
     x_train, y_train = dataset.train
     monitor = _monitor(problem, timeout)
     run.samples_per_epoch = len(y_train)
+    batch_size = run.hyperparameters["batch_size"]
+    plan = _learning_rate_plan(run, math.ceil(len(y_train) / batch_size))
     with _timed(run, monitor):
         model.fit(
             x_train,
             y_train,
-            batch_size=run.hyperparameters["batch_size"],
+            batch_size=batch_size,
             epochs=run.hyperparameters["epochs"],
             initial_epoch=run.initial_epoch,
             validation_data=dataset.valid,
-            callbacks=[monitor, *_early_stopping(problem, run)],
+            callbacks=[*_learning_rate_control(plan), monitor, *_early_stopping(problem, run)],
             verbose=verbose,
         )
     return monitor
+
+
+def _learning_rate_plan(
+    run: _Run, steps_per_epoch: int, group: WarmupPlan | None = None
+) -> LearningRatePlan:
+    return LearningRatePlan(
+        learning_rate=run.hyperparameters["learning_rate"],
+        schedule=LearningRateSchedule.from_hyperparameters(run.hyperparameters),
+        total_epochs=run.schedule_epochs,
+        steps_per_epoch=steps_per_epoch,
+        initial_epoch=run.initial_epoch,
+        group=group,
+    )
+
+
+def _learning_rate_control(plan: LearningRatePlan) -> list[Any]:
+    """The callback that sets each step's rate, none when the rate never changes."""
+    if plan.is_constant:
+        return []
+    from nas.train._callbacks import LearningRateControl
+
+    return [LearningRateControl(plan)]
 
 
 def _fit_on_group(
@@ -348,7 +381,7 @@ def _fit_on_group(
     """Data-parallel training on ``group``: the rules are in :mod:`nas.train._group`
     (``scaling``: the learning-rate rule of a resized segment, None: the default)."""
     from nas.parallel import data_parallel
-    from nas.train._callbacks import GroupMetrics, LearningRateWarmup
+    from nas.train._callbacks import GroupMetrics
 
     batch_size = run.hyperparameters["batch_size"]
     epochs = run.hyperparameters["epochs"]
@@ -362,9 +395,10 @@ def _fit_on_group(
         parallel.broadcast_weights(model)
         monitor = _monitor(problem, timeout, agree=parallel.any)
         run.samples_per_epoch = len(y_train) * group.size
-        plan = warmup_plan(
+        ramp = warmup_plan(
             base_rate, group.size, steps_per_epoch, epochs, run.initial_epoch, scaling
         )
+        plan = _learning_rate_plan(run, steps_per_epoch, ramp)
         with _timed(run, monitor):
             model.fit(
                 x_train,
@@ -374,9 +408,7 @@ def _fit_on_group(
                 initial_epoch=run.initial_epoch,
                 callbacks=[
                     GroupMetrics(parallel, valid, batch_size),
-                    LearningRateWarmup(
-                        plan.start, plan.target, plan.steps, first_step=plan.first_step
-                    ),
+                    *_learning_rate_control(plan),
                     monitor,
                     *_early_stopping(problem, run),
                 ],
@@ -474,6 +506,15 @@ def _checked_initial_epoch(initial_epoch: Any, epochs: int) -> int:
             f"got {initial_epoch!r}"
         )
     return initial_epoch
+
+
+def _checked_schedule_epochs(schedule_epochs: Any, epochs: int) -> int:
+    if schedule_epochs is None:
+        return epochs
+    valid = isinstance(schedule_epochs, int) and not isinstance(schedule_epochs, bool)
+    if not valid or schedule_epochs < 1:
+        raise ValueError(f"schedule_epochs must be an int >= 1 or None, got {schedule_epochs!r}")
+    return schedule_epochs
 
 
 def _checked_timeout(timeout: Any) -> float | None:

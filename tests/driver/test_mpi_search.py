@@ -183,3 +183,38 @@ def test_a_killed_mpi_search_resumes_without_losing_or_repeating(mpirun, tmp_pat
     for before in killed.finished:  # finished evaluations are kept as they were
         again = next(t for t in trials if t["config"]["trial_id"] == before.config.trial_id)
         assert again["result"] == before.result.to_dict()
+
+
+def test_a_grid_is_spread_over_the_ranks_and_evaluates_every_point_once(mpirun, tmp_path):
+    """Grid search under MPI: 2 architectures x 2 learning rates x 2 schedules on two
+    worker ranks; the schedule is one more hyperparameter of the grid."""
+    archs = tmp_path / "archs.json"
+    archs.write_text(json.dumps([[2, 0], [5, 0]]))
+    out = tmp_path / "grid"
+    done = nas_search(
+        mpirun,
+        3,
+        out,
+        "--problem",
+        "grid_problem:problem",
+        "--search",
+        "grid",
+        "--grid-architectures",
+        str(archs),
+        "--max-evals",
+        "20",
+        env={"PYTHONPATH": os.pathsep.join([str(MPI_SCRIPTS), os.environ.get("PYTHONPATH", "")])},
+    )
+    assert "8 evaluations (0 failed)" in done.stdout
+    trials = finished(out)
+    points = {
+        (
+            tuple(t["config"]["arch_seq"]),
+            t["config"]["hyperparameters"]["learning_rate"],
+            t["config"]["hyperparameters"]["lr_schedule"],
+        )
+        for t in trials
+    }
+    assert len(trials) == len(points) == 8
+    assert all(t["result"]["status"] == "ok" for t in trials), [t["result"] for t in trials]
+    assert len({t["worker"] for t in trials}) == 2  # both worker ranks evaluated points

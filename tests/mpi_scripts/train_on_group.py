@@ -4,6 +4,8 @@ Run with ``mpirun -np N python train_on_group.py OUT_DIR``. The space has batch
 normalisation (whose moving statistics each rank updates from its own shard) and
 dropout; each rank writes its result and a digest of its final weights to
 ``OUT_DIR/result-<rank>.json``, and only the group's first rank may save the model.
+Then the group trains once more with a cosine learning-rate schedule and saves a
+checkpoint, whose optimizer's last learning rate the first rank records.
 """
 
 import json
@@ -37,20 +39,34 @@ def load_data() -> Dataset:
     return Dataset(train=(x[:320], y[:320]), valid=(x[320:], y[320:]))
 
 
-problem = Problem(
-    "group",
-    load_data,
-    batch_norm_space,
-    hyperparameters={"batch_size": 16, "learning_rate": 0.01, "epochs": 3},
-    loss="sparse_categorical_crossentropy",
-    metrics=["accuracy"],
-    objective="val_accuracy",
-    direction="max",
-)
+def group_problem(**schedule) -> Problem:
+    return Problem(
+        "group",
+        load_data,
+        batch_norm_space,
+        hyperparameters={"batch_size": 16, "learning_rate": 0.01, "epochs": 3, **schedule},
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        objective="val_accuracy",
+        direction="max",
+    )
+
+
+problem = group_problem()
 
 out_dir = Path(sys.argv[1])
 comm = MPI.COMM_WORLD
 model_path = out_dir / f"model-{comm.Get_rank()}.keras"
 result = train(problem, [1], seed=3, model_path=model_path, comm=comm)
 record = {"rank": comm.Get_rank(), "result": result.to_dict(), "saved": model_path.exists()}
+
+cosine = group_problem(lr_schedule="cosine", lr_warmup_epochs=1, lr_final_fraction=0.1)
+checkpoint = out_dir / "cosine.keras"
+scheduled = train(cosine, [1], seed=3, comm=comm, checkpoint_path=checkpoint)
+record["scheduled"] = scheduled.to_dict()
+if comm.Get_rank() == 0:
+    import keras
+
+    optimizer = keras.saving.load_model(checkpoint).optimizer
+    record["last_learning_rate"] = float(optimizer.learning_rate.numpy())
 (out_dir / f"result-{comm.Get_rank()}.json").write_text(json.dumps(record))

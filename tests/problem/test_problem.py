@@ -95,10 +95,15 @@ def test_missing_training_hyperparameters_are_fixed_at_trainer_defaults():
         "optimizer",
         "patience",
         "num_ranks",
+        "lr_schedule",
+        "lr_warmup_epochs",
+        "lr_decay_rate",
+        "lr_final_fraction",
     ]
     assert problem.hyperparameters["batch_size"] == Constant(32)
     assert problem.hyperparameters["num_ranks"] == Constant(1)
     assert problem.hyperparameters["optimizer"] == Constant("adam")
+    assert problem.hyperparameters["lr_schedule"] == Constant("constant")
     assert problem.hyperparameters.default()["epochs"] == 2
 
 

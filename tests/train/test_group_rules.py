@@ -81,7 +81,9 @@ def test_each_local_rank_gets_its_own_gpu_and_none_without_gpus():
 
 def test_warmup_raises_the_rate_linearly_then_holds_it():
     from nas._imports import import_keras
-    from nas.train._callbacks import LearningRateWarmup
+    from nas.train._callbacks import LearningRateControl
+    from nas.train._group import WarmupPlan
+    from nas.train._learning_rate import LearningRatePlan, LearningRateSchedule
 
     keras = import_keras()
     seen: list[float] = []
@@ -93,12 +95,14 @@ def test_warmup_raises_the_rate_linearly_then_holds_it():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
     x, y = data(12)
+    ramp = WarmupPlan(0.01, 0.05, steps=4, first_step=0)
+    plan = LearningRatePlan(0.01, LearningRateSchedule(), 1, steps_per_epoch=6, group=ramp)
     model.fit(
         x.astype("float32"),
         y.astype("float32"),
         batch_size=2,  # six steps
         epochs=1,
-        callbacks=[LearningRateWarmup(0.01, 0.05, steps=4), record],
+        callbacks=[LearningRateControl(plan), record],
         verbose=0,
     )
     assert seen == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05, 0.05])

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from nas.train._group import warmup_plan
+from nas.train._learning_rate import LearningRatePlan, LearningRateSchedule
+
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 SCRIPT = Path(__file__).resolve().parent.parent / "mpi_scripts" / "train_on_group.py"
@@ -26,3 +29,12 @@ def test_a_group_of_two_ranks_trains_one_model_and_agrees_on_its_result(mpirun, 
     assert results[0]["num_ranks"] == 2 and results[0]["global_batch_size"] == 32
     assert results[0]["data_parallel"] in {"horovod", "mpi"}
     assert [record["saved"] for record in records] == [True, False]
+    # The cosine schedule composes with the group's linear scaling (rate x 2, warmed up
+    # over 8 of the 30 steps): the last step (epoch 2, batch 9 of 10) trains at 0.02
+    # times the schedule's factor there.
+    assert [r["scheduled"]["status"] for r in records] == ["ok", "ok"]
+    schedule = LearningRateSchedule("cosine", warmup_epochs=1, final_fraction=0.1)
+    ramp = warmup_plan(0.01, 2, steps_per_epoch=10, epochs=3)
+    expected = LearningRatePlan(0.01, schedule, 3, 10, group=ramp).rate(2, 9)
+    assert expected == pytest.approx(0.02 * schedule.factor(2.9, 3, 10))
+    assert records[0]["last_learning_rate"] == pytest.approx(expected, rel=1e-6)

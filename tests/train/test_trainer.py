@@ -144,6 +144,10 @@ def test_missing_hyperparameters_take_the_problem_defaults(problem):
         "epochs": 3,
         "patience": 0,
         "num_ranks": 1,
+        "lr_schedule": "constant",
+        "lr_warmup_epochs": 0,
+        "lr_decay_rate": 0.9,
+        "lr_final_fraction": 0.0,
     }
 
 
