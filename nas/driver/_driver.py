@@ -105,15 +105,21 @@ class Driver:
         self.gave_up = False
         self._consecutive_failures = 0
         self._last_error: str | None = None
-        # Checkpoints saved by earlier sessions too: a resumed search releases them.
+        # Checkpoints saved and not deleted yet, by trial id.
         self._saved_checkpoints: set[int] = {
             t.config.trial_id for t in self.trials if t.config.checkpoint_path
         }
-        # The checkpoint each unfinished evaluation continues, by its trial id: kept until
-        # it has finished, whatever the scheduler says (it is re-run on resume).
-        self._continuing: dict[int, int] = {
-            c.trial_id: c.parent for c in self._pending if c.parent is not None
-        }
+        # The checkpoint each unfinished evaluation continues, by its trial id, and how
+        # many continue each: kept until they have finished, whatever the scheduler says
+        # (they are re-run on resume).
+        self._continuing: dict[int, int] = {}
+        self._continued: dict[int, int] = {}
+        for config in self._pending:
+            self._hold(config)
+        # Those an earlier session left that no job can continue now are deleted once,
+        # here; afterwards only those whose status may have changed are looked at.
+        self.scheduler.released_checkpoints()  # what replaying released: all are swept
+        self._delete_unused(list(self._saved_checkpoints))
         self.journal = Journal(directory)
         self.journal.start(settings)
         self.table = ResultsTable(directory, problem.hyperparameters.names)
@@ -215,8 +221,7 @@ class Driver:
         self.journal.submit(configs, self.scheduler.get_state())
         for config in configs:
             self.evaluator.submit(config)
-            if config.parent is not None:
-                self._continuing[config.trial_id] = config.parent
+            self._hold(config)
 
     def _config(self, job: Job) -> Config:
         """The config that runs ``job``: a new trial id, its seed and checkpoint paths."""
@@ -243,18 +248,49 @@ class Driver:
     def _checkpoint(self, trial_id: int) -> Path:
         return self.directory / CHECKPOINTS_FOLDER / f"trial_{trial_id}.keras"
 
+    def _hold(self, config: Config) -> None:
+        """Keep the checkpoint ``config`` continues until it has finished (idempotent:
+        a re-run pending config is submitted again)."""
+        if config.parent is not None and config.trial_id not in self._continuing:
+            self._continuing[config.trial_id] = config.parent
+            self._continued[config.parent] = self._continued.get(config.parent, 0) + 1
+
     def _release_checkpoints(self, finished: Sequence[Trial]) -> None:
-        """Delete the checkpoints no later job can continue (they take disk space)."""
+        """Delete the checkpoints no later job can continue (they take disk space).
+
+        Only those whose status may have changed since the last batch are candidates:
+        the ones the finished trials saved or continued, and those the scheduler
+        released (see :meth:`Scheduler.released_checkpoints`). Every other saved
+        checkpoint was live or held by a running job then and still is, so the cost of
+        a result does not grow with the checkpoints saved over the run.
+        """
+        candidates = []
         for trial in finished:
-            self._continuing.pop(trial.config.trial_id, None)
-        live = self.scheduler.live_checkpoints() | set(self._continuing.values())
-        for trial in finished:
-            self._saved_checkpoints.update(
-                [trial.config.trial_id] if trial.config.checkpoint_path else []
-            )
-        for trial_id in sorted(self._saved_checkpoints - live):
-            self._checkpoint(trial_id).unlink(missing_ok=True)
-            self._saved_checkpoints.discard(trial_id)
+            config = trial.config
+            parent = self._continuing.pop(config.trial_id, None)
+            if parent is not None:
+                self._continued[parent] -= 1
+                if not self._continued[parent]:
+                    del self._continued[parent]
+                candidates.append(parent)
+            if config.checkpoint_path:
+                self._saved_checkpoints.add(config.trial_id)
+                candidates.append(config.trial_id)
+        candidates += self.scheduler.released_checkpoints()
+        self._delete_unused(candidates)
+
+    def _delete_unused(self, candidates: Sequence[int]) -> None:
+        """Delete the saved checkpoints among ``candidates`` that neither the scheduler
+        nor a running job needs."""
+        live = self.scheduler.live_checkpoints()
+        for trial_id in sorted(set(candidates)):
+            if (
+                trial_id in self._saved_checkpoints
+                and trial_id not in live
+                and trial_id not in self._continued
+            ):
+                self._checkpoint(trial_id).unlink(missing_ok=True)
+                self._saved_checkpoints.discard(trial_id)
 
     def _record(self, finished: Sequence[Trial], bar: tqdm | None = None) -> None:
         if not finished:

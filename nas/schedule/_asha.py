@@ -126,6 +126,8 @@ class ASHA(Scheduler):
         # set of those trials, kept as it changes: the driver asks after every result.
         self._live: dict[int, int] = {}
         self._live_trials: set[int] = set()
+        # The trials that left the set since the driver last asked (released_checkpoints).
+        self._released: list[int] = []
         # What was decided about the segments of the last tell (kept that long only).
         self._notes: dict[int, dict[str, Any]] = {}
 
@@ -197,6 +199,12 @@ class ASHA(Scheduler):
         read it, do not change it."""
         return self._live_trials
 
+    def released_checkpoints(self) -> list[int]:
+        """The checkpoints that left :meth:`live_checkpoints` since the last call, as
+        recorded when they did (no comparison of sets)."""
+        released, self._released = self._released, []
+        return released
+
     def get_state(self) -> dict[str, Any]:
         # Everything else is rebuilt by telling the finished segments again and
         # declaring the re-run ones running (their info names configuration and rung).
@@ -250,7 +258,10 @@ class ASHA(Scheduler):
         else:
             decision, reason = "stop", f"{where}: not in the top ceil({size}/{eta})"
             config.stopped = True
-        self._live_trials.discard(self._live.pop(config.id, -1))
+        previous = self._live.pop(config.id, None)
+        if previous is not None:
+            self._live_trials.discard(previous)
+            self._released.append(previous)
         if decision in ("candidate", "continue"):
             self._live[config.id] = segment.trial_id
             self._live_trials.add(segment.trial_id)

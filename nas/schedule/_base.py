@@ -89,6 +89,8 @@ class Scheduler(ABC):
 
     def __init__(self, search: Search) -> None:
         self.search = search
+        # What live_checkpoints() held at the last released_checkpoints() (its default).
+        self._live_snapshot: set[int] = set()
 
     @abstractmethod
     def ask(self, n: int) -> list[Job]:
@@ -106,8 +108,29 @@ class Scheduler(ABC):
 
     def live_checkpoints(self) -> set[int]:
         """Trial ids whose checkpoints a later job may still continue; the driver
-        deletes the others."""
+        deletes the others.
+
+        The driver asks after every batch of results and only tests membership (``in``):
+        a scheduler with many live checkpoints returns a set it keeps up to date, without
+        a copy, rather than building one per call.
+        """
         return set()
+
+    def released_checkpoints(self) -> list[int]:
+        """Trial ids that have left :meth:`live_checkpoints` since the last call (each
+        at least once; an id that is live again may be among them).
+
+        The driver deletes a checkpoint only when its status may have changed: the ones
+        its finished segments saved or continued, and these; so the cost of a result
+        does not grow with the number of checkpoints saved. This default compares
+        :meth:`live_checkpoints` with what it was at the last call, which costs the size
+        of the live set: a scheduler with many live checkpoints (ASHA, successive
+        halving) records what it releases as it does and overrides this.
+        """
+        live = set(self.live_checkpoints())
+        released = list(self._live_snapshot - live)
+        self._live_snapshot = live
+        return released
 
     def notes(self, trial_id: int) -> Mapping[str, Any]:
         """What was decided about a finished segment once it was told (for example, that

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from nas.schedule._base import Job, Scheduler, Segment
@@ -148,6 +149,11 @@ class LearningCurveMatching(Scheduler):
         # Runs whose next segment was asked and has not been told, by the trial id it
         # continues: their checkpoints must stay until the segment has loaded them.
         self._continuing: dict[int, _Run] = {}
+        # The keys of both (a run moves from one to the other, keeping its key), kept as
+        # they change, and the keys removed since the driver last asked: the driver asks
+        # after every result, and thousands of runs may wait on thousands of ranks.
+        self._live: set[int] = set()
+        self._released: list[int] = []
         self._full_asked = 0  # fresh full trainings asked (a total, kept for resume)
         self._full_told = 0  # and told (rebuilt when a resume tells the segments again)
         self._notes: dict[int, dict[str, Any]] = {}
@@ -159,7 +165,7 @@ class LearningCurveMatching(Scheduler):
 
     def ask(self, n: int) -> list[Job]:
         jobs = []
-        for tip in list(self._waiting)[:n]:
+        for tip in list(islice(self._waiting, n)):
             run = self._waiting.pop(tip)
             self._continuing[tip] = run
             jobs.append(self._next_segment(run))
@@ -176,7 +182,15 @@ class LearningCurveMatching(Scheduler):
         return self._notes.get(trial_id, {})
 
     def live_checkpoints(self) -> set[int]:
-        return set(self._waiting) | set(self._continuing)
+        """The checkpoints of runs waiting for their next segment or running it.
+
+        The set is the scheduler's own, returned without a copy: read it, do not change
+        it."""
+        return self._live
+
+    def released_checkpoints(self) -> list[int]:
+        released, self._released = self._released, []
+        return released
 
     def get_state(self) -> dict[str, Any]:
         # The rest is rebuilt by telling the finished segments again: asks are the only
@@ -240,6 +254,8 @@ class LearningCurveMatching(Scheduler):
                 f"lcm: trial {segment.trial_id} continues trial {job.continue_from}, "
                 "which no run of this scheduler is waiting on"
             )
+        self._live.discard(job.continue_from)
+        self._released.append(job.continue_from)
         run.tip = segment.trial_id
         return run
 
@@ -297,6 +313,7 @@ class LearningCurveMatching(Scheduler):
 
     def _continue(self, run: _Run, notes: dict[str, Any], reason: str) -> dict[str, Any]:
         self._waiting[run.tip] = run
+        self._live.add(run.tip)
         return {**notes, "lcm_decision": "continue", "lcm_reason": reason}
 
     def _stop(self, run: _Run, notes: dict[str, Any], reason: str) -> dict[str, Any]:

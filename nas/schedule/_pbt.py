@@ -185,7 +185,9 @@ class PopulationBasedTraining(Scheduler):
 
     def live_checkpoints(self) -> set[int]:
         # Latest checkpoints of members that train on (their own next segment and
-        # copies need them), and those that running jobs were given.
+        # copies need them), and those that running jobs were given. Built per call,
+        # and compared per call by the default released_checkpoints: that costs the
+        # population (tens of members), not the checkpoints saved over the run.
         live = {self._latest(m).trial_id for m in self._members if self._can_copy(m)}
         return live | {start for _, start in self._running.values() if start is not None}
 

@@ -69,6 +69,13 @@ class SuccessiveHalving(Scheduler):
         self._trial_of: dict[int, int] = {}  # configuration -> its last segment
         self._scores: dict[int, float | None] = {}
         self._next_id = 0
+        # The checkpoint each configuration of the current rung may continue from (its
+        # last segment, if that did not fail), by configuration; the set of them; and
+        # those released since the driver last asked. Kept as they change: the driver
+        # asks after every result, and a rung holds thousands at 4,096 ranks.
+        self._live: dict[int, int] = {}
+        self._live_trials: set[int] = set()
+        self._released: list[int] = []
 
     @property
     def top_rung(self) -> int:
@@ -108,6 +115,12 @@ class SuccessiveHalving(Scheduler):
             self._scores[config] = score
             self._trial_of[config] = segment.trial_id
             self._members.add(config, score, promotable=False)
+            # Its previous checkpoint (the one this segment continued) is done with; the
+            # new one lives until the rung is decided, if the segment did not fail.
+            self._release(config)
+            if score is not None:
+                self._live[config] = segment.trial_id
+                self._live_trials.add(segment.trial_id)
             proposal = self._proposals[config]
             observations.append(
                 Observation(proposal.arch_seq, dict(proposal.hyperparameters), score)
@@ -126,9 +139,17 @@ class SuccessiveHalving(Scheduler):
     def live_checkpoints(self) -> set[int]:
         """The checkpoints that may still be continued: those of the current rung's
         configurations (running, waiting to start, or finished and waiting for the rung
-        to be decided); every other configuration has stopped."""
-        alive = set(self._to_start) | self._running | set(self._members.top(len(self._members)))
-        return {self._trial_of[c] for c in alive if c in self._trial_of}
+        to be decided); every other configuration has stopped.
+
+        The set is the scheduler's own, kept as it changes and returned without a copy:
+        read it, do not change it."""
+        return self._live_trials
+
+    def released_checkpoints(self) -> list[int]:
+        """The checkpoints that left :meth:`live_checkpoints` since the last call, as
+        recorded when they did (no comparison of sets)."""
+        released, self._released = self._released, []
+        return released
 
     def get_state(self) -> dict[str, Any]:
         return {"search": self.search.get_state(), "next_config": self._next_id}
@@ -145,9 +166,14 @@ class SuccessiveHalving(Scheduler):
         if waiting or self.finished:
             return
         size = len(self._members)
-        promoted = self._members.top(max(1, size // self.reduction_factor))
+        ranked = self._members.top(size)  # the members that did not fail, best first
+        promoted = ranked[: max(1, size // self.reduction_factor)]
         self._members = Rung()
-        if self.rung < self.top_rung and promoted:
+        going_on = self.rung < self.top_rung and bool(promoted)
+        # The others stop here: their checkpoints are done with (once per rung member).
+        for config in ranked[len(promoted) if going_on else 0 :]:
+            self._release(config)
+        if going_on:
             self.rung += 1
             self._to_start = promoted
             return
@@ -159,6 +185,13 @@ class SuccessiveHalving(Scheduler):
         self._new_left = self.num_configurations
         if self.brackets is not None and self.bracket >= self.brackets:
             self.finished = True
+
+    def _release(self, config: int) -> None:
+        """``config``'s checkpoint, if it had a live one, is live no more."""
+        trial_id = self._live.pop(config, None)
+        if trial_id is not None:
+            self._live_trials.discard(trial_id)
+            self._released.append(trial_id)
 
     def _job(self, config: int) -> Job:
         self._running.add(config)

@@ -115,6 +115,30 @@ def test_checkpoints_live_only_while_their_configuration_may_go_on():
     assert scheduler.live_checkpoints() == set()
 
 
+def test_live_checkpoints_are_kept_as_they_change_and_released_once():
+    # Failures among the configurations; more workers than a top rung holds.
+    values = shuffled_qualities(27, seed=4) * 3
+    configs = qualities(*values)
+    for index in range(0, len(configs), 7):
+        configs[index] = {**configs[index], "fails": True}
+    scheduler = SuccessiveHalving(ListSearch(configs), 1, 9, 3)
+    cluster = FakeCluster(scheduler, workers=4, seed=1)
+    before: set[int] = set()
+    while len(cluster.told) < 70:
+        cluster.fill()
+        cluster.finish()
+        live = set(scheduler.live_checkpoints())
+        # As the rung's state says, computed from scratch.
+        rung = scheduler._members
+        alive = set(scheduler._to_start) | scheduler._running | set(rung.top(len(rung)))
+        assert live == {scheduler._trial_of[c] for c in alive if c in scheduler._trial_of}
+        released = scheduler.released_checkpoints()
+        assert len(released) == len(set(released)) and not set(released) & live
+        assert before - live <= set(released) <= before | {cluster.told[-1].trial_id}
+        before = live
+    assert scheduler.bracket >= 2  # rungs and brackets were decided along the way
+
+
 def test_a_resumed_run_continues_exactly():
     values = shuffled_qualities(27, seed=5) * 3
     reference = FakeCluster(
