@@ -7,6 +7,7 @@ config, so evaluations of different lengths never wait for each other.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -96,7 +97,9 @@ class Driver:
         history = history or JournalState()
         self.trials: list[Trial] = list(history.finished)
         self._by_id = {trial.config.trial_id: trial for trial in self.trials}
-        self._pending: list[Config] = history.unfinished  # re-run each exactly once
+        # Re-run each exactly once, with checkpoint paths in this folder (it may have
+        # been moved or copied since the journal recorded them).
+        self._pending: list[Config] = [self._relocated(c) for c in history.unfinished]
         self._next_trial_id = history.next_trial_id
         self._progress = progress
         self.stop_grace = stop_grace
@@ -243,6 +246,17 @@ class Driver:
             parent=job.continue_from,
             checkpoint_path=str(self._checkpoint(trial_id)) if job.checkpoint else None,
             info=dict(job.info),
+        )
+
+    def _relocated(self, config: Config) -> Config:
+        """``config`` with its checkpoint paths in this folder: they are a function of
+        the trial ids, so a search folder can be moved between sessions."""
+        return dataclasses.replace(
+            config,
+            start_from=None if config.parent is None else str(self._checkpoint(config.parent)),
+            checkpoint_path=str(self._checkpoint(config.trial_id))
+            if config.checkpoint_path
+            else None,
         )
 
     def _checkpoint(self, trial_id: int) -> Path:

@@ -198,3 +198,21 @@ def test_on_many_ranks_a_resumed_search_decides_as_the_stopped_one_and_loses_not
 def rung_widths(name: str, scheduler) -> list[int]:
     """The width of each rung: RASDA's, or 1."""
     return list(scheduler.widths) if name == "rasda" else [1] * len(scheduler.resources)
+
+
+def test_a_search_folder_moved_between_sessions_resumes_in_its_new_place(
+    tmp_path, checked, monkeypatch
+):
+    """The journal records checkpoint paths, but re-run evaluations take theirs from
+    the folder they resume in: scratch space is often moved or copied on clusters."""
+    whole = search("asha", tmp_path / "whole", 150, ranks=1)
+    stop(monkeypatch, "asha", tmp_path / "parts", "kill", 60, 150, ranks=1)
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    (tmp_path / "parts").rename(moved)
+    resumed = search("asha", moved, 150, ranks=1, resume=True)
+    assert [job(t) for t in by_trial_id(resumed)] == [job(t) for t in by_trial_id(whole)]
+    assert not (tmp_path / "parts").exists()  # nothing was written where it used to be
+    rerun = [t for t in resumed.trials if t.config.trial_id >= 60 and t.config.checkpoint_path]
+    assert rerun and all(t.config.checkpoint_path.startswith(str(moved)) for t in rerun)
+    assert on_disk(moved) == on_disk(tmp_path / "whole")
