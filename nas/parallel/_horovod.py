@@ -12,9 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
-from nas.parallel._base import DataParallel
+from nas.parallel._mpi import MPIDataParallel
 
 INSTALL_HINT = (
     "Horovod built with TensorFlow and MPI is needed for the 'horovod' data-parallel "
@@ -31,12 +29,18 @@ def import_horovod() -> ModuleType:
     return hvd
 
 
-class HorovodDataParallel(DataParallel):
+class HorovodDataParallel(MPIDataParallel):
     """:class:`DataParallel` on Horovod, initialised on an mpi4py communicator.
 
-    Gradients are averaged with ``grouped_allreduce``, which Horovod fuses into one
-    buffer. Eager collectives (broadcast, sums) are named after what they do; an eager
-    Horovod op blocks until done, so names never clash between calls.
+    Gradients are averaged inside the train step with ``grouped_allreduce``, which
+    Horovod fuses into one buffer (and runs on NCCL where built with it). The eager
+    collectives outside the step (weight broadcast, metric sums, the stop vote taken
+    after every batch) go through mpi4py on a duplicate of the communicator, as in
+    :class:`MPIDataParallel`: an eager Horovod op waits for Horovod's background cycle,
+    measured at 7 ms per call on 2 CPU ranks here against 0.08 ms for an MPI
+    ``Allreduce``, which for small models cost more than the training step itself.
+    Horovod's own thread and these calls use separate communicators (mpi4py initialises
+    MPI with ``MPI_THREAD_MULTIPLE``).
     """
 
     name = "horovod"
@@ -50,26 +54,11 @@ class HorovodDataParallel(DataParallel):
             )
         hvd.init(comm=comm)
         self._hvd = hvd
-        super().__init__(rank=hvd.rank(), size=hvd.size())
+        super().__init__(comm)
 
     def _average_in_step(self, tensors: list[Any]) -> list[Any]:
         return list(self._hvd.grouped_allreduce(tensors, op=self._hvd.Average))
 
-    def _broadcast_array(self, array: np.ndarray, root: int) -> np.ndarray:
-        import tensorflow as tf
-
-        result = self._hvd.broadcast(
-            tf.constant(array), root_rank=root, name=f"nas_broadcast_{array.dtype.name}"
-        )
-        return result.numpy()
-
-    def _sum_array(self, array: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
-
-        result = self._hvd.allreduce(
-            tf.constant(array), op=self._hvd.Sum, name=f"nas_sum_{array.dtype.name}"
-        )
-        return result.numpy()
-
     def _shutdown(self) -> None:
+        super()._shutdown()
         self._hvd.shutdown()
