@@ -45,13 +45,13 @@ def rank_side(calls: int, rounds: int) -> None:
     comm = MPI.COMM_WORLD
     hvd = import_horovod()
     samples: dict[str, list[float]] = {}
+    flag = tf.constant(np.zeros(1, np.int32))
+
+    def eager() -> object:
+        return hvd.allreduce(flag, op=hvd.Sum, name="bench_vote").numpy()
+
     for _ in range(rounds):
         with HorovodDataParallel(comm) as horovod:
-            flag = tf.constant(np.zeros(1, np.int32))
-
-            def eager() -> object:
-                return hvd.allreduce(flag, op=hvd.Sum, name="bench_vote").numpy()
-
             timings = {
                 "horovod eager allreduce (before)": _per_call_ms(eager, calls),
                 "DataParallel.any (horovod)": _per_call_ms(lambda: horovod.any(False), calls),
