@@ -14,12 +14,23 @@ All in one run, with the same seeds (issue 5, "Checked by"):
   and time past ``T`` is not counted. Also what the real driver cost (wall and CPU) and
   where its time went: journal, results.csv, architecture hashes, checkpoint
   bookkeeping, scheduler and search, the simulation itself.
-* **(b) time to a target.** At ``--race-ranks`` ranks for each seed, random search with
-  full training, ASHA and RASDA run for the same simulated time (``--race-hours``): the
-  simulated time at which an evaluation first reaches each target objective, and the
-  best objective at the end. The targets are the 99th and 99.9th percentiles of the
-  final objective of random configurations trained fully (drawn from the same synthetic
-  landscape, 4,000 configurations).
+* **(b) time to a target.** At ``--race-ranks`` ranks, for every seed, random search
+  with full training, ASHA and RASDA: the simulated time at which an evaluation first
+  reaches each target objective. The targets are the 99th, 99.5th, 99.9th and 99.95th
+  percentiles of the final objective of ``--target-samples`` random configurations
+  trained fully on the same synthetic landscape: the harder the target, the more
+  configurations random search must train in full, so the speed-up of a
+  multi-fidelity scheduler grows with the target's difficulty (for an easy one, a
+  lucky draw of random search's first wave competes with the scheduler's promotion
+  chain). A run stops starting evaluations once one reached the hardest target and
+  ``T`` (``--final-hours``) had passed, or at the budget ``B`` (``--race-hours``); the
+  prefix of a run does not depend on when it stops. Reported per target: the median
+  time per method (a target not reached by ``B`` counts as ``B``, and the number of
+  such seeds is shown), the speed-ups ASHA vs random and RASDA vs ASHA as ratios of the
+  medians with a paired bootstrap interval over seeds; and the best objective at the
+  common time ``T``, for "at equal or better final objective". ``R = 27`` is the main
+  setting; ``R = 81`` (a fifth rung, the same landscape trained 3 times longer, ``B``
+  and ``T`` scaled by 3) is the second (``--race-max-epochs``).
 * **(c) real runs.** ASHA and RASDA under ``mpirun --oversubscribe`` (1 driver rank and
   ``--real-ranks`` training ranks) on ``problems.breast_cancer:parallel_problem``
   (widths 1 and 2), a small budget: wall time and the best validation accuracy.
@@ -27,10 +38,12 @@ All in one run, with the same seeds (issue 5, "Checked by"):
 The problem of (a) and (b) is defined here: the breast-cancer space with 27 epochs (``r =
 1``, ``R = 27``, ``η = 3``: rungs at 1, 3, 9, 27 epochs) and one rank per configuration;
 RASDA's copy declares ``num_ranks`` 1, 2, 4, 8 so that it can widen (1, 2, 4, 8 ranks at
-rungs 0-3). Its data are never loaded: nothing trains.
+rungs 0-3; at ``R = 81`` 1-16 ranks at rungs 0-4). Its data are never loaded: nothing
+trains.
 
 Run: ``PYTHONPATH=. .venv/bin/python scripts/bench_multifidelity.py [--ranks 64 256 4096]
-[--seeds 0 1 2 3 4] [--race-ranks 64] [--race-hours 3] [--skip a b c]``
+[--seeds 0 1 ... 19] [--race-ranks 64] [--race-hours 48] [--final-hours 6]
+[--race-max-epochs 27 81] [--target-samples 50000] [--per-seed] [--skip a b c]``
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -95,6 +109,13 @@ problem = _problem("multifidelity_27", HYPERPARAMETERS)
 #: RASDA's: the widths it may give a configuration (it ignores the proposed one).
 rasda_problem = _problem(
     "multifidelity_27_widths", {**HYPERPARAMETERS, "num_ranks": Categorical([1, 2, 4, 8])}
+)
+#: (b)'s second setting, R = 81 (rungs at 1, 3, 9, 27, 81 epochs): the same landscape
+#: trained 3 times longer; RASDA's widths keep doubling to its fifth rung (16 ranks).
+problem_81 = _problem("multifidelity_81", {**HYPERPARAMETERS, "epochs": 81})
+rasda_problem_81 = _problem(
+    "multifidelity_81_widths",
+    {**HYPERPARAMETERS, "epochs": 81, "num_ranks": Categorical([1, 2, 4, 8, 16])},
 )
 PROBLEM = f"{Path(__file__).stem}:problem"
 RASDA_PROBLEM = f"{Path(__file__).stem}:rasda_problem"
@@ -216,10 +237,25 @@ class Run:
 
 
 def simulate(
-    method: str, ranks: int, seed: int, horizon: float | None, max_evals: int = 10**7
+    method: str,
+    ranks: int,
+    seed: int,
+    horizon: float | None,
+    max_evals: int = 10**7,
+    *,
+    spec: tuple[str, str, dict[str, Any]] | None = None,
+    evaluator: SimulatedEvaluator | None = None,
 ) -> Run:
-    """Run ``method`` through the real ``run_search`` plumbing on a simulated cluster."""
-    reference, scheduler, parameters = METHODS[method]
+    """Run ``method`` through the real ``run_search`` plumbing on a simulated cluster.
+
+    ``spec`` (problem, scheduler, its parameters) replaces ``METHODS[method]``, and
+    ``evaluator`` the evaluator made here (``horizon`` is then its business).
+    """
+    if spec is None:
+        reference, scheduler, make_parameters = METHODS[method]
+        parameters = make_parameters(ranks)
+    else:
+        reference, scheduler, parameters = spec
     settings = _settings(
         {
             "problem": reference,
@@ -232,13 +268,14 @@ def simulate(
             "eval_timeout": None,
             "search_kwargs": None,
             "scheduler": scheduler,
-            "scheduler_kwargs": parameters(ranks),
+            "scheduler_kwargs": parameters,
             "keep_models": 0,
             "stop_grace": 0.0,
             "max_consecutive_failures": DEFAULT_MAX_CONSECUTIVE_FAILURES,
         }
     )
-    evaluator = SimulatedEvaluator.for_problem(load_problem(reference), ranks, horizon=horizon)
+    if evaluator is None:
+        evaluator = SimulatedEvaluator.for_problem(load_problem(reference), ranks, horizon=horizon)
     timers = Timers()
     with tempfile.TemporaryDirectory() as folder, timers.patched(TIMED):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -315,81 +352,276 @@ def _config_key(trial: Trial) -> Any:
 
 # -- (b) time to a target ----------------------------------------------------------------
 
+RACE_METHODS = ("random, full training", "ASHA", "RASDA")
+#: The targets: these quantiles of the final objective of random full trainings.
+QUANTILES = (0.99, 0.995, 0.999, 0.9995)
+#: Bootstrap of the ratios and differences: resamples, the interval's probability.
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_INTERVAL = 0.9
 
-def targets(quantiles: Sequence[float], samples: int = 4000) -> list[float]:
+
+def race_methods(max_epochs: int) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """(b)'s methods for ``R = max_epochs`` (27 or 81): name -> (problem, scheduler, its
+    parameters)."""
+    suffix = "" if max_epochs == RUNGS["max_epochs"] else f"_{max_epochs}"
+    plain, widened = f"{PROBLEM}{suffix}", f"{RASDA_PROBLEM}{suffix}"
+    rungs = {**RUNGS, "max_epochs": max_epochs}
+    return {
+        "random, full training": (plain, "none", {}),
+        "ASHA": (plain, "asha", rungs),
+        "RASDA": (widened, "rasda", rungs),
+    }
+
+
+class RaceEvaluator(SimulatedEvaluator):
+    """A simulated cluster that stops starting evaluations once one reaches ``stop_at``
+    (no sooner than ``not_before`` simulated seconds): the prefix of the run is the
+    same as without the stop, which only saves the simulation's time."""
+
+    stop_at: float | None = None
+    not_before: float = 0.0
+
+    def collect(self, timeout: float | None = None) -> list[Trial]:
+        finished = super().collect(timeout)
+        if self.stop_at is not None and any(_score(t) >= self.stop_at for t in finished):
+            stop = max(self.now, self.not_before)
+            self.horizon = stop if self.horizon is None else min(self.horizon, stop)
+            self.stop_at = None
+        return finished
+
+
+def _score(trial: Trial) -> float:
+    result = trial.result
+    return result.objective if result.ok and result.objective is not None else -math.inf
+
+
+def targets(
+    quantiles: Sequence[float], samples: int = 50000, max_epochs: int = RUNGS["max_epochs"]
+) -> list[float]:
     """Quantiles of the final objective of random configurations trained fully."""
     loaded = load_problem(PROBLEM)
     model = SimulatedEvaluator.for_problem(loaded, 1).model
     search = RandomSearch(loaded.build_space().choices, loaded.hyperparameters, seed=12345)
     finals = sorted(
-        model.best(model.train(p.arch_seq, p.hyperparameters, 0, RUNGS["max_epochs"]).values)
-        or 0.0
+        model.best(model.train(p.arch_seq, p.hyperparameters, 0, max_epochs).values) or 0.0
         for p in search.ask(samples)
     )
     return [finals[min(len(finals) - 1, int(q * len(finals)))] for q in quantiles]
 
 
-def measure_race(args: argparse.Namespace) -> list[Run]:
-    horizon = args.race_hours * 3600
-    goals = targets([0.99, 0.999])
-    print(
-        f"\n(b) Time to a target at {args.race_ranks} simulated ranks, {args.race_hours:g} "
-        f"simulated hours each (T = {horizon:.0f} s); targets: val_accuracy >= "
-        f"{goals[0]:.4f} (99th percentile of random full trainings) and >= {goals[1]:.4f} "
-        "(99.9th).\n"
-    )
-    methods = ("random, full training", "ASHA", "RASDA")
-    runs = [simulate(m, args.race_ranks, seed, horizon) for seed in args.seeds for m in methods]
-    header = (
-        f"{'seed':>4} | {'method':<21} | {'evals':>6} | {'to target 1 (s)':>15} | "
-        f"{'to target 2 (s)':>15} | {'best at T':>9} | {'wall s':>6}"
-    )
-    print(header + "\n" + "-" * len(header))
-    for run in runs:
-        reached = [run.time_to(goal, horizon) for goal in goals]
-        shown = [f"{'-' if t is None else f'{t:.0f}':>15}" for t in reached]
+@dataclass
+class RaceRun:
+    """What (b) keeps of a run: its size, and each evaluation that beat every one that
+    finished before it (in the order they finished), which is enough to answer when a
+    target was first reached and what was best by a time; not its ~10,000 trials."""
+
+    method: str
+    seed: int
+    evaluations: int
+    stopped_at: float
+    wall: float
+    records: list[tuple[float, float]]  # (finished_at, objective), objective increasing
+
+    @classmethod
+    def of(cls, run: Run) -> RaceRun:
+        records: list[tuple[float, float]] = []
+        for trial in sorted(run.trials, key=lambda t: t.result.finished_at):
+            score = _score(trial)
+            if score > (records[-1][1] if records else -math.inf):
+                records.append((trial.result.finished_at, score))
+        return cls(run.method, run.seed, len(run.trials), run.evaluator.now, run.wall, records)
+
+    def time_to(self, target: float, horizon: float) -> float | None:
+        """Simulated seconds until an evaluation first reached ``target`` (by ``horizon``)."""
+        when = next((at for at, score in self.records if score >= target), None)
+        return when if when is not None and when <= horizon else None
+
+    def best(self, horizon: float) -> float:
+        """The best objective of the evaluations finished by ``horizon``."""
+        return max((score for at, score in self.records if at <= horizon), default=math.nan)
+
+
+@dataclass
+class Race:
+    """One setting of (b): its targets, budget, common time ``final`` and runs."""
+
+    max_epochs: int
+    goals: list[float]
+    budget: float
+    final: float
+    runs: list[RaceRun]
+
+    def times(self, method: str, goal: float) -> list[float | None]:
+        """Per seed, the time ``method`` first reached ``goal`` (None: not by the budget)."""
+        return [r.time_to(goal, self.budget) for r in self.runs if r.method == method]
+
+    def bests(self, method: str) -> list[float]:
+        return [r.best(self.final) for r in self.runs if r.method == method]
+
+
+def measure_race(args: argparse.Namespace) -> list[Race]:
+    races = []
+    for max_epochs in args.race_max_epochs:
+        scale = max_epochs / RUNGS["max_epochs"]
+        budget, final = 3600 * args.race_hours * scale, 3600 * args.final_hours * scale
+        goals = targets(QUANTILES, args.target_samples, max_epochs)
         print(
-            f"{run.seed:>4} | {run.method:<21} | {len(run.trials):>6} | {shown[0]} | "
-            f"{shown[1]} | {run.best(horizon):>9.4f} | {run.wall:>6.1f}"
+            f"\n(b) Time to a target, R = {max_epochs} (r = 1, eta = 3), "
+            f"{args.race_ranks} simulated ranks, seeds {_seed_range(args.seeds)}. Targets: "
+            f"the {', '.join(f'{q:.2%}' for q in QUANTILES)} quantiles of the final "
+            f"val_accuracy of {args.target_samples:,} random full trainings: "
+            f"{', '.join(f'{g:.4f}' for g in goals)}. A run stops starting evaluations "
+            f"once it reached the hardest target and T = {final:,.0f} s had passed, or "
+            f"at the budget B = {budget:,.0f} s ({budget / 3600:g} h).\n"
         )
-    print("\nMedians over seeds (a target never reached counts as T):")
-    medians: dict[str, list[float]] = {}
-    for method in methods:
-        mine = [r for r in runs if r.method == method]
-        medians[method] = [
-            statistics.median(_or(r.time_to(goal, horizon), horizon) for r in mine)
-            for goal in goals
-        ] + [statistics.median(r.best(horizon) for r in mine)]
-        times = " | ".join(f"{t:>8.0f} s" for t in medians[method][:2])
-        print(f"  {method:<21} | {times} | best {medians[method][2]:.4f}")
-    for index, goal in enumerate(goals):
-        random_time = medians["random, full training"][index]
-        asha, rasda = medians["ASHA"][index], medians["RASDA"][index]
+        methods = race_methods(max_epochs)
+        runs = []
+        for seed in args.seeds:
+            for method in RACE_METHODS:
+                evaluator = RaceEvaluator.for_problem(
+                    load_problem(methods[method][0]), args.race_ranks, horizon=budget
+                )
+                evaluator.stop_at, evaluator.not_before = goals[-1], final
+                run = simulate(
+                    method,
+                    args.race_ranks,
+                    seed,
+                    budget,
+                    spec=methods[method],
+                    evaluator=evaluator,
+                )
+                runs.append(RaceRun.of(run))
+        race = Race(max_epochs, goals, budget, final, runs)
+        if args.per_seed:
+            _print_per_seed(race)
+        _print_race(race)
+        races.append(race)
+    return races
+
+
+def _print_per_seed(race: Race) -> None:
+    columns = " | ".join(f"to {g:.4f} (s)" for g in race.goals)
+    print(f"| seed | method | evaluations | stopped at (s) | {columns} | best at T |")
+    print("|---:|---|---:|---:|" + "---:|" * len(race.goals) + "---:|")
+    for run in race.runs:
+        reached = [run.time_to(goal, race.budget) for goal in race.goals]
+        shown = " | ".join("–" if t is None else f"{t:,.0f}" for t in reached)
         print(
-            f"  target {goal:.4f}: ASHA {random_time / asha:.2f}x sooner than random "
-            f"(target >= {TARGET_ASHA_SPEEDUP:g}x), RASDA {asha / rasda:.2f}x sooner than "
-            f"ASHA (target >= {TARGET_RASDA_SPEEDUP:g}x); geometric means of the per-seed "
-            f"ratios: {_ratio(runs, 'random, full training', 'ASHA', goal, horizon):.2f}x, "
-            f"{_ratio(runs, 'ASHA', 'RASDA', goal, horizon):.2f}x"
+            f"| {run.seed} | {run.method} | {run.evaluations:,} | {run.stopped_at:,.0f} | "
+            f"{shown} | {run.best(race.final):.4f} |"
         )
-    better = medians["RASDA"][2] >= medians["ASHA"][2]
+    print()
+
+
+def _print_race(race: Race) -> None:
+    n = len({r.seed for r in race.runs})
     print(
-        f"  final objective: RASDA {medians['RASDA'][2]:.4f} vs ASHA "
-        f"{medians['ASHA'][2]:.4f} ({'equal or better' if better else 'worse'})"
+        f"Median time to each target over {n} seeds (a target not reached by B counts as B: "
+        "'≥' where that decides the median), seeds that did not reach it, and the speed-ups "
+        f"as ratios of medians with a {BOOTSTRAP_INTERVAL:.0%} paired bootstrap interval "
+        f"over seeds ({BOOTSTRAP_SAMPLES} resamples):\n"
     )
-    return runs
+    print(
+        "| target (quantile) | random, full training | ASHA | RASDA | ASHA vs random "
+        f"(target ≥ {TARGET_ASHA_SPEEDUP:g}×) | RASDA vs ASHA (target ≥ "
+        f"{TARGET_RASDA_SPEEDUP:g}×) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    rng = random.Random(0)
+    for quantile, goal in zip(QUANTILES, race.goals):
+        times = {m: race.times(m, goal) for m in RACE_METHODS}
+        cells = [_median_cell(times[m], race.budget) for m in RACE_METHODS]
+        asha = _speedup(times["random, full training"], times["ASHA"], race.budget, rng)
+        rasda = _speedup(times["ASHA"], times["RASDA"], race.budget, rng)
+        print(f"| {goal:.4f} ({quantile:.2%}) | {' | '.join(cells)} | {asha} | {rasda} |")
+    bests = {m: race.bests(m) for m in RACE_METHODS}
+    differences = [b - a for a, b in zip(bests["ASHA"], bests["RASDA"])]
+    low, high = _bootstrap(
+        list(zip(bests["ASHA"], bests["RASDA"])),
+        lambda pairs: (
+            statistics.median(b for _, b in pairs) - statistics.median(a for a, _ in pairs)
+        ),
+        rng,
+    )
+    print(
+        f"\nBest val_accuracy at T = {race.final:,.0f} s (median over seeds [min, max]): "
+        + ", ".join(
+            f"{m} {statistics.median(bests[m]):.4f} [{min(bests[m]):.4f}, {max(bests[m]):.4f}]"
+            for m in RACE_METHODS
+        )
+    )
+    gain = statistics.median(bests["RASDA"]) - statistics.median(bests["ASHA"])
+    better = gain >= 0
+    print(
+        f"RASDA - ASHA: {gain:+.4f} by the medians ({BOOTSTRAP_INTERVAL:.0%} interval "
+        f"{low:+.4f} to {high:+.4f}); "
+        f"median of the per-seed differences {statistics.median(differences):+.4f}; RASDA "
+        f"equal or better in {sum(d >= 0 for d in differences)} of {len(differences)} seeds "
+        f"({'equal or better' if better else 'worse'} by the medians)"
+    )
+    print(
+        "Evaluations per run (median): "
+        + ", ".join(
+            f"{m} {statistics.median(r.evaluations for r in race.runs if r.method == m):,.0f}"
+            for m in RACE_METHODS
+        )
+        + f"; the simulation's wall time: {sum(r.wall for r in race.runs):.0f} s"
+    )
 
 
-def _ratio(runs: Sequence[Run], slow: str, fast: str, goal: float, horizon: float) -> float:
-    """Geometric mean over seeds of (time of ``slow``) / (time of ``fast``) to ``goal``."""
-    times = {(r.method, r.seed): _or(r.time_to(goal, horizon), horizon) for r in runs}
-    seeds = sorted({r.seed for r in runs})
-    logs = [math.log(times[slow, seed] / times[fast, seed]) for seed in seeds]
-    return math.exp(statistics.fmean(logs))
+def _censored(values: Sequence[float | None], budget: float) -> list[float]:
+    return [budget if v is None else v for v in values]
 
 
-def _or(value: float | None, default: float) -> float:
-    return default if value is None else value
+def _median_is_censored(values: Sequence[float | None]) -> bool:
+    """Whether a run that did not reach the target decides the median (then the median
+    is a lower bound)."""
+    ordered = sorted(values, key=lambda v: math.inf if v is None else v)
+    return None in ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
+
+
+def _median_cell(values: Sequence[float | None], budget: float) -> str:
+    """``1,291 s`` or ``≥ 172,800 s``, with how many seeds did not reach the target."""
+    value = statistics.median(_censored(values, budget))
+    missed = sum(v is None for v in values)
+    shown = f"{'≥ ' if _median_is_censored(values) else ''}{value:,.0f} s"
+    return shown + (f" ({missed} not reached)" if missed else "")
+
+
+def _speedup(
+    slow: Sequence[float | None], fast: Sequence[float | None], budget: float, rng: random.Random
+) -> str:
+    """median(slow) / median(fast), censored at the budget, with a bootstrap interval;
+    ``≥``/``≤`` where a censored median makes it a bound (``?``: both are)."""
+    pairs = list(zip(_censored(slow, budget), _censored(fast, budget)))
+
+    def ratio(sample: Sequence[tuple[float, float]]) -> float:
+        return statistics.median(s for s, _ in sample) / statistics.median(f for _, f in sample)
+
+    low, high = _bootstrap(pairs, ratio, rng)
+    bound = {(False, False): "", (True, False): "≥ ", (False, True): "≤ ", (True, True): "? "}[
+        _median_is_censored(slow), _median_is_censored(fast)
+    ]
+    return f"{bound}{ratio(pairs):.2f}× [{low:.2f}, {high:.2f}]"
+
+
+def _bootstrap(
+    pairs: Sequence[tuple[float, float]],
+    statistic: Callable[[Sequence[tuple[float, float]]], float],
+    rng: random.Random,
+) -> tuple[float, float]:
+    """The central ``BOOTSTRAP_INTERVAL`` of ``statistic`` over seeds resampled with
+    replacement (the pairs stay together: the methods of one seed share its draws)."""
+    values = sorted(statistic(rng.choices(pairs, k=len(pairs))) for _ in range(BOOTSTRAP_SAMPLES))
+    tail = (1 - BOOTSTRAP_INTERVAL) / 2
+    return values[int(tail * len(values))], values[int((1 - tail) * len(values)) - 1]
+
+
+def _seed_range(seeds: Sequence[int]) -> str:
+    ordered = sorted(seeds)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"{ordered[0]}-{ordered[-1]}"
+    return ", ".join(map(str, ordered))
 
 
 # -- (c) real runs -----------------------------------------------------------------------
@@ -472,7 +704,13 @@ def _rungs(trials: Sequence[Trial]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ranks", type=int, nargs="+", default=[64, 256, 4096])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(range(20)),
+        help="(b) runs every seed; (a) and (c) the first",
+    )
     parser.add_argument(
         "--max-rank-seconds",
         type=float,
@@ -486,7 +724,33 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="(a): the n = 27 x ranks bracket only up to this many ranks",
     )
     parser.add_argument("--race-ranks", type=int, default=64)
-    parser.add_argument("--race-hours", type=float, default=3.0)
+    parser.add_argument(
+        "--race-hours",
+        type=float,
+        default=48.0,
+        help="(b): the budget B of simulated hours per run at R = 27 (times R / 27 at other R)",
+    )
+    parser.add_argument(
+        "--final-hours",
+        type=float,
+        default=6.0,
+        help="(b): T, the common time of the best objective (times R / 27 at other R)",
+    )
+    parser.add_argument(
+        "--race-max-epochs",
+        type=int,
+        nargs="+",
+        default=[27, 81],
+        choices=[27, 81],
+        help="(b): R of each setting (27: rungs 1, 3, 9, 27; 81: rungs 1, 3, 9, 27, 81)",
+    )
+    parser.add_argument(
+        "--target-samples",
+        type=int,
+        default=50000,
+        help="(b): random full trainings whose quantiles are the targets",
+    )
+    parser.add_argument("--per-seed", action="store_true", help="(b): print every run")
     parser.add_argument("--real-ranks", type=int, default=4)
     parser.add_argument("--real-evals", type=int, default=12)
     parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c"])
