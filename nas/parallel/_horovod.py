@@ -37,8 +37,9 @@ class HorovodDataParallel(MPIDataParallel):
     collectives outside the step (weight broadcast, metric sums, the stop vote taken
     after every batch) go through mpi4py on a duplicate of the communicator, as in
     :class:`MPIDataParallel`: an eager Horovod op waits for Horovod's background cycle,
-    measured at 7 ms per call on 2 CPU ranks here against 0.08 ms for an MPI
-    ``Allreduce``, which for small models cost more than the training step itself.
+    measured at 1.6 ms per call on 2 idle CPU ranks and 12 ms under load, against 0.05
+    to 0.2 ms for an MPI ``Allreduce`` (``scripts/bench_collectives.py``), more than a
+    small model's training step.
     Horovod's own thread and these calls use separate communicators (mpi4py initialises
     MPI with ``MPI_THREAD_MULTIPLE``).
     """

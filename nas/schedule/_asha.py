@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nas.schedule._base import Job, Scheduler, Segment
+from nas.schedule._base import Job, LiveCheckpoints, Scheduler, Segment
 from nas.schedule._registry import SchedulingContext
 from nas.schedule._rungs import Rung, check_budget, check_params, rung_resources
 from nas.search import Observation, Proposal, Search
@@ -122,12 +122,9 @@ class ASHA(Scheduler):
         self._next_id = 0
         # Stopping form: configurations to continue, in the order decided -> the decision.
         self._continuations: dict[int, dict[str, Any]] = {}
-        # Configuration -> the trial whose checkpoint a later job may continue, and the
-        # set of those trials, kept as it changes: the driver asks after every result.
-        self._live: dict[int, int] = {}
-        self._live_trials: set[int] = set()
-        # The trials that left the set since the driver last asked (released_checkpoints).
-        self._released: list[int] = []
+        # Per configuration, the checkpoint a later job may continue: the driver asks
+        # after every result.
+        self._checkpoints = LiveCheckpoints()
         # What was decided about the segments of the last tell (kept that long only).
         self._notes: dict[int, dict[str, Any]] = {}
 
@@ -197,13 +194,12 @@ class ASHA(Scheduler):
 
         The set is the scheduler's own, returned without a copy (thousands of trials):
         read it, do not change it."""
-        return self._live_trials
+        return self._checkpoints.trials
 
     def released_checkpoints(self) -> list[int]:
         """The checkpoints that left :meth:`live_checkpoints` since the last call, as
         recorded when they did (no comparison of sets)."""
-        released, self._released = self._released, []
-        return released
+        return self._checkpoints.drain()
 
     def get_state(self) -> dict[str, Any]:
         # Everything else is rebuilt by telling the finished segments again and
@@ -258,13 +254,10 @@ class ASHA(Scheduler):
         else:
             decision, reason = "stop", f"{where}: not in the top ceil({size}/{eta})"
             config.stopped = True
-        previous = self._live.pop(config.id, None)
-        if previous is not None:
-            self._live_trials.discard(previous)
-            self._released.append(previous)
         if decision in ("candidate", "continue"):
-            self._live[config.id] = segment.trial_id
-            self._live_trials.add(segment.trial_id)
+            self._checkpoints.keep(config.id, segment.trial_id)
+        else:
+            self._checkpoints.release(config.id)
         self._notes[segment.trial_id] = {
             "decision": decision,
             "reason": reason,

@@ -79,6 +79,41 @@ class Segment:
         return Observation(self.job.arch_seq, dict(self.job.hyperparameters), self.score)
 
 
+class LiveCheckpoints:
+    """The checkpoints a scheduler's later jobs may continue, kept as they change, with
+    those released since :meth:`drain` was last called.
+
+    Each owner (a configuration, a run) holds at most one checkpoint: :meth:`keep` a new
+    one releases the owner's previous one. For schedulers with thousands of live
+    checkpoints, which serve :meth:`Scheduler.live_checkpoints` (:attr:`trials`, without
+    a copy) and :meth:`Scheduler.released_checkpoints` (:meth:`drain`) from it.
+    """
+
+    def __init__(self) -> None:
+        #: The live checkpoints' trial ids.
+        self.trials: set[int] = set()
+        self._by_owner: dict[Any, int] = {}
+        self._released: list[int] = []
+
+    def keep(self, owner: Any, trial_id: int) -> None:
+        """``trial_id``'s checkpoint is ``owner``'s live one (its previous one is not)."""
+        self.release(owner)
+        self._by_owner[owner] = trial_id
+        self.trials.add(trial_id)
+
+    def release(self, owner: Any) -> None:
+        """``owner``'s checkpoint, if it has a live one, is live no more."""
+        trial_id = self._by_owner.pop(owner, None)
+        if trial_id is not None:
+            self.trials.discard(trial_id)
+            self._released.append(trial_id)
+
+    def drain(self) -> list[int]:
+        """The trial ids released since the last call."""
+        released, self._released = self._released, []
+        return released
+
+
 class Scheduler(ABC):
     """Decides which segments of training run next, over a search that proposes."""
 
@@ -125,7 +160,7 @@ class Scheduler(ABC):
         does not grow with the number of checkpoints saved. This default compares
         :meth:`live_checkpoints` with what it was at the last call, which costs the size
         of the live set: a scheduler with many live checkpoints (ASHA, successive
-        halving) records what it releases as it does and overrides this.
+        halving, LCM) keeps them in a :class:`LiveCheckpoints` and overrides this.
         """
         live = set(self.live_checkpoints())
         released = list(self._live_snapshot - live)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from nas.schedule._base import Job, Scheduler, Segment
+from nas.schedule._base import Job, LiveCheckpoints, Scheduler, Segment
 from nas.schedule._curve_library import CurveLibrary, Prediction, RecordedCurve
 from nas.schedule._registry import SchedulingContext
 from nas.search import Observation, Search
@@ -149,11 +149,10 @@ class LearningCurveMatching(Scheduler):
         # Runs whose next segment was asked and has not been told, by the trial id it
         # continues: their checkpoints must stay until the segment has loaded them.
         self._continuing: dict[int, _Run] = {}
-        # The keys of both (a run moves from one to the other, keeping its key), kept as
-        # they change, and the keys removed since the driver last asked: the driver asks
-        # after every result, and thousands of runs may wait on thousands of ranks.
-        self._live: set[int] = set()
-        self._released: list[int] = []
+        # The keys of both, by run (a run moves from one to the other, keeping its key),
+        # kept as they change: the driver asks after every result, and thousands of runs
+        # may wait on thousands of ranks.
+        self._checkpoints = LiveCheckpoints()
         self._full_asked = 0  # fresh full trainings asked (a total, kept for resume)
         self._full_told = 0  # and told (rebuilt when a resume tells the segments again)
         self._notes: dict[int, dict[str, Any]] = {}
@@ -186,11 +185,10 @@ class LearningCurveMatching(Scheduler):
 
         The set is the scheduler's own, returned without a copy: read it, do not change
         it."""
-        return self._live
+        return self._checkpoints.trials
 
     def released_checkpoints(self) -> list[int]:
-        released, self._released = self._released, []
-        return released
+        return self._checkpoints.drain()
 
     def get_state(self) -> dict[str, Any]:
         # The rest is rebuilt by telling the finished segments again: asks are the only
@@ -254,8 +252,7 @@ class LearningCurveMatching(Scheduler):
                 f"lcm: trial {segment.trial_id} continues trial {job.continue_from}, "
                 "which no run of this scheduler is waiting on"
             )
-        self._live.discard(job.continue_from)
-        self._released.append(job.continue_from)
+        self._checkpoints.release(run.run_id)
         run.tip = segment.trial_id
         return run
 
@@ -313,7 +310,7 @@ class LearningCurveMatching(Scheduler):
 
     def _continue(self, run: _Run, notes: dict[str, Any], reason: str) -> dict[str, Any]:
         self._waiting[run.tip] = run
-        self._live.add(run.tip)
+        self._checkpoints.keep(run.run_id, run.tip)
         return {**notes, "lcm_decision": "continue", "lcm_reason": reason}
 
     def _stop(self, run: _Run, notes: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nas.schedule._base import Job, Scheduler, Segment
+from nas.schedule._base import Job, LiveCheckpoints, Scheduler, Segment
 from nas.schedule._registry import SchedulingContext
 from nas.schedule._rungs import Rung, check_budget, check_int, check_params, rung_resources
 from nas.search import Observation, Proposal, Search
@@ -70,12 +70,9 @@ class SuccessiveHalving(Scheduler):
         self._scores: dict[int, float | None] = {}
         self._next_id = 0
         # The checkpoint each configuration of the current rung may continue from (its
-        # last segment, if that did not fail), by configuration; the set of them; and
-        # those released since the driver last asked. Kept as they change: the driver
-        # asks after every result, and a rung holds thousands at 4,096 ranks.
-        self._live: dict[int, int] = {}
-        self._live_trials: set[int] = set()
-        self._released: list[int] = []
+        # last segment, if that did not fail), kept as they change: the driver asks
+        # after every result, and a rung holds thousands at 4,096 ranks.
+        self._checkpoints = LiveCheckpoints()
 
     @property
     def top_rung(self) -> int:
@@ -117,10 +114,10 @@ class SuccessiveHalving(Scheduler):
             self._members.add(config, score, promotable=False)
             # Its previous checkpoint (the one this segment continued) is done with; the
             # new one lives until the rung is decided, if the segment did not fail.
-            self._release(config)
             if score is not None:
-                self._live[config] = segment.trial_id
-                self._live_trials.add(segment.trial_id)
+                self._checkpoints.keep(config, segment.trial_id)
+            else:
+                self._checkpoints.release(config)
             proposal = self._proposals[config]
             observations.append(
                 Observation(proposal.arch_seq, dict(proposal.hyperparameters), score)
@@ -143,13 +140,12 @@ class SuccessiveHalving(Scheduler):
 
         The set is the scheduler's own, kept as it changes and returned without a copy:
         read it, do not change it."""
-        return self._live_trials
+        return self._checkpoints.trials
 
     def released_checkpoints(self) -> list[int]:
         """The checkpoints that left :meth:`live_checkpoints` since the last call, as
         recorded when they did (no comparison of sets)."""
-        released, self._released = self._released, []
-        return released
+        return self._checkpoints.drain()
 
     def get_state(self) -> dict[str, Any]:
         return {"search": self.search.get_state(), "next_config": self._next_id}
@@ -172,7 +168,7 @@ class SuccessiveHalving(Scheduler):
         going_on = self.rung < self.top_rung and bool(promoted)
         # The others stop here: their checkpoints are done with (once per rung member).
         for config in ranked[len(promoted) if going_on else 0 :]:
-            self._release(config)
+            self._checkpoints.release(config)
         if going_on:
             self.rung += 1
             self._to_start = promoted
@@ -185,13 +181,6 @@ class SuccessiveHalving(Scheduler):
         self._new_left = self.num_configurations
         if self.brackets is not None and self.bracket >= self.brackets:
             self.finished = True
-
-    def _release(self, config: int) -> None:
-        """``config``'s checkpoint, if it had a live one, is live no more."""
-        trial_id = self._live.pop(config, None)
-        if trial_id is not None:
-            self._live_trials.discard(trial_id)
-            self._released.append(trial_id)
 
     def _job(self, config: int) -> Job:
         self._running.add(config)

@@ -143,7 +143,7 @@ def scaled_learning_rate(learning_rate: float, num_ranks: int) -> float:
 
 def warmup_steps(steps_per_epoch: int, epochs: int) -> int:
     """Optimizer steps of the warm-up: ``min(5, epochs / 4)`` epochs, at least one step."""
-    return max(1, math.ceil(steps_per_epoch * min(WARMUP_EPOCHS, epochs / 4)))
+    return max(1, math.ceil(steps_per_epoch * initial_warmup_epochs(epochs)))
 
 
 def initial_warmup_epochs(epochs: int) -> float:
