@@ -64,8 +64,8 @@ problem = Problem(
 METHODS = ("pbt", "fixed (sampled)", "fixed (default)")
 
 
-class _Proposals(Search):
-    """Proposes a given list of configurations, in order, then nothing."""
+class GivenProposals(Search):
+    """Proposes a given list of configurations, in order, then nothing (the search ends)."""
 
     def __init__(self, proposals: Sequence[Proposal], problem: Problem) -> None:
         super().__init__([], problem.hyperparameters)
@@ -122,7 +122,7 @@ def pbt_vs_fixed(
             for method in METHODS:
                 if method == "pbt":
                     search: Any = PopulationBasedTraining(
-                        _Proposals(proposals, loaded),
+                        GivenProposals(proposals, loaded),
                         max_epochs,
                         population=population,
                         interval=interval,
@@ -131,7 +131,7 @@ def pbt_vs_fixed(
                     budget = population * -(-max_epochs // interval)
                 else:
                     chosen = proposals if method == "fixed (sampled)" else with_default
-                    search, budget = _Proposals(chosen, loaded), population
+                    search, budget = GivenProposals(chosen, loaded), population
                 folder = base / f"seed{seed}_{method.split()[-1].strip('()')}"
                 start = time.perf_counter()
                 driver = Driver(

@@ -16,7 +16,7 @@ processes (``--workers``), with the real driver:
   may end it sooner), in one evaluation;
 * ``lcm``: ``--early-stopping lcm`` with its defaults (or ``--lcm-*``);
 * ``asha``: ``--scheduler asha`` with its defaults (promotion form, r = 1, eta = 3, R =
-  the problem's epochs), when ``nas/schedule/_asha.py`` is present;
+  the problem's epochs);
 
 each until every configuration has finished or stopped. The first segment of each
 configuration has the same trial id, hence the same initial weights, under every method
@@ -39,7 +39,6 @@ PBT comparison.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import tempfile
@@ -48,12 +47,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# Beside this file: on the path when it runs as a script, and for the workers (main()).
+import _bench_pbt as bench_pbt
+
 from nas.driver import Driver
 from nas.evaluate import Evaluator, ProcessPoolEvaluator
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
 from nas.schedule import SchedulingContext, make_scheduler
-from nas.search import Proposal, RandomSearch, Search
+from nas.search import RandomSearch
 from nas.trial import Trial
 from problems.breast_cancer import HYPERPARAMETERS
 from problems.breast_cancer import _problem as breast_cancer_problem
@@ -67,23 +69,6 @@ problem = breast_cancer_problem(
 PROBLEM = "bench_early_stopping:problem"
 METHODS = ("none", "lcm", "asha")
 COLUMNS = ("method", "configs", "evals", "epochs", "best", "found", "stopped", "seconds")
-
-
-class GivenProposals(Search):
-    """Proposes a given list of configurations, in order, then nothing (the search ends)."""
-
-    def __init__(self, proposals: Sequence[Proposal], problem: Problem) -> None:
-        super().__init__([], problem.hyperparameters)
-        self.proposals = list(proposals)
-
-    def ask(self, n: int = 1) -> list[Proposal]:
-        taken, self.proposals = self.proposals[:n], self.proposals[n:]
-        return taken
-
-
-def asha_available() -> bool:
-    """Whether the ASHA scheduler (``nas/schedule/_asha.py``) is installed."""
-    return importlib.util.find_spec("nas.schedule._asha") is not None
 
 
 def early_stopping_rows(args: argparse.Namespace, pool: Evaluator) -> list[dict[str, Any]]:
@@ -100,11 +85,7 @@ def early_stopping_rows(args: argparse.Namespace, pool: Evaluator) -> list[dict[
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(args.out or scratch)
         for method in args.methods:
-            if method == "asha" and not asha_available():
-                # Hook: ASHA's row appears once nas/schedule/_asha.py (make_asha) exists.
-                print("asha: nas/schedule/_asha.py is not there yet; skipped", flush=True)
-                continue
-            search = GivenProposals(proposals, problem)
+            search = bench_pbt.GivenProposals(proposals, problem)
             scheduler = make_scheduler(method, search, context, _kwargs(method, args))
             start = time.perf_counter()
             driver = Driver(
@@ -130,16 +111,9 @@ def early_stopping_rows(args: argparse.Namespace, pool: Evaluator) -> list[dict[
     return rows
 
 
-def pbt_vs_fixed(
-    args: argparse.Namespace, pool: Evaluator | None = None
-) -> list[dict[str, Any]] | None:
+def pbt_vs_fixed(args: argparse.Namespace, pool: Evaluator | None = None) -> list[dict[str, Any]]:
     """PBT against fixed learning rates at equal compute, from ``scripts/_bench_pbt.py``
-    (its own table); None when that module is absent."""
-    try:
-        bench_pbt = importlib.import_module("_bench_pbt")
-    except ImportError:
-        print("pbt: scripts/_bench_pbt.py is not there; skipped", flush=True)
-        return None
+    (its own table)."""
     # Its own problem by default (breast cancer without patience, as here, under its own
     # module name): a pool is reused only for the very same problem reference.
     kwargs: dict[str, Any] = {"workers": args.workers}
