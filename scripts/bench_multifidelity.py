@@ -79,7 +79,7 @@ from nas.schedule._asha import ASHA  # noqa: E402
 from nas.schedule._successive_halving import SuccessiveHalving  # noqa: E402
 from nas.search import RandomSearch  # noqa: E402
 from nas.trial import Trial  # noqa: E402
-from problems.breast_cancer import load_data  # noqa: E402
+from problems.breast_cancer import _problem as breast_cancer_problem  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPERPARAMETERS: dict[str, Any] = {
@@ -91,16 +91,9 @@ HYPERPARAMETERS: dict[str, Any] = {
 
 
 def _problem(name: str, hyperparameters: dict[str, Any]) -> Problem:
-    return Problem(
-        name,
-        load_data,
-        "spaces.dense_skip:dense_skip_space",
-        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 5},
-        hyperparameters=hyperparameters,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        objective="val_accuracy",
-        direction="max",
+    """The breast-cancer problem (data, space, objective) with these hyperparameters."""
+    return breast_cancer_problem(
+        name, hyperparameters, "Breast cancer, the multi-fidelity benchmark's settings."
     )
 
 
