@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Rank scripts and small problems that tests run under mpirun: on the ranks' path.
+MPI_SCRIPTS = ROOT / "tests" / "mpi_scripts"
+#: The installed ``nas-search``, beside this interpreter.
+NAS_SEARCH = Path(sys.executable).parent / "nas-search"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -40,8 +44,10 @@ def rank_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Rank scripts import the project's packages from the checkout.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Rank scripts import the project's packages from the checkout, and the problems
+    # of tests/mpi_scripts by name.
+    paths = [str(ROOT), str(MPI_SCRIPTS), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     if os.geteuid() == 0:
         # Open MPI refuses to start ranks as root without both of these.
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
@@ -80,6 +86,19 @@ def run_ranks(
             f"--- stdout ---\n{done.stdout[-20000:]}\n--- stderr ---\n{done.stderr[-20000:]}"
         )
     return done
+
+
+def nas_search_on_ranks(
+    ranks: int,
+    out: Path,
+    *arguments: str | Path,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``mpirun -np RANKS nas-search --evaluator mpi --out OUT --no-progress ARGUMENTS``,
+    which must succeed (see :func:`run_ranks`)."""
+    command = [NAS_SEARCH, "--evaluator", "mpi", "--out", out, "--no-progress", *arguments]
+    return run_ranks(ranks, command, timeout=timeout, env=env)
 
 
 @pytest.fixture

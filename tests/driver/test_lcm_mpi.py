@@ -6,44 +6,34 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import nas_search_on_ranks
 
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
-NAS_SEARCH = Path(sys.executable).parent / "nas-search"
 
-
-def test_an_lcm_search_under_mpirun_ends_by_itself(mpirun, tmp_path):
+def test_an_lcm_search_under_mpirun_ends_by_itself(tmp_path):
     out = tmp_path / "run"
-    done = mpirun(
+    done = nas_search_on_ranks(
         3,
-        [
-            NAS_SEARCH,
-            "--evaluator",
-            "mpi",
-            "--out",
-            out,
-            "--no-progress",
-            "--problem",
-            "problems.breast_cancer:problem",
-            "--search",
-            "random",
-            "--seed",
-            "0",
-            "--max-evals",
-            "6",
-            "--keep-models",
-            "0",
-            "--early-stopping",
-            "lcm",
-            "--lcm-accumulate",
-            "2",
-            "--lcm-checkpoints",
-            "2",
-        ],  # fmt: skip
+        out,
+        "--problem",
+        "problems.breast_cancer:problem",
+        "--search",
+        "random",
+        "--seed",
+        "0",
+        "--max-evals",
+        "6",
+        "--keep-models",
+        "0",
+        "--early-stopping",
+        "lcm",
+        "--lcm-accumulate",
+        "2",
+        "--lcm-checkpoints",
+        "2",
         timeout=300,
     )
     assert "6 evaluations (0 failed)" in done.stdout, done.stdout

@@ -13,29 +13,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import rank_env
+from conftest import NAS_SEARCH, nas_search_on_ranks, rank_env
 
 from nas.driver import read_journal
 
 # Real trainings on oversubscribed ranks: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.mpi, pytest.mark.slow, pytest.mark.timeout(900)]
-
-NAS_SEARCH = Path(sys.executable).parent / "nas-search"
-MPI_SCRIPTS = Path(__file__).resolve().parent.parent / "mpi_scripts"
-
-
-def nas_search(mpirun, ranks: int, out: Path, *arguments: str, env=None):
-    return mpirun(
-        ranks,
-        [NAS_SEARCH, "--evaluator", "mpi", "--out", out, "--no-progress", *arguments],
-        timeout=600,
-        env=env,
-    )
 
 
 def finished(out: Path) -> list[dict]:
@@ -52,10 +39,9 @@ def ranks_of(worker: str) -> set[int]:
     return ranks
 
 
-def test_agebo_searches_widths_one_and_two_on_four_ranks(mpirun, tmp_path):
+def test_agebo_searches_widths_one_and_two_on_four_ranks(tmp_path):
     out = tmp_path / "run"
-    done = nas_search(
-        mpirun,
+    done = nas_search_on_ranks(
         4,
         out,
         "--problem",
@@ -90,11 +76,9 @@ def test_agebo_searches_widths_one_and_two_on_four_ranks(mpirun, tmp_path):
     assert sorted({row["num_ranks"] for row in rows}) == ["1", "2"]
 
 
-def test_a_failing_rank_fails_only_the_evaluations_it_is_part_of(mpirun, tmp_path):
+def test_a_failing_rank_fails_only_the_evaluations_it_is_part_of(tmp_path):
     out = tmp_path / "run"
-    python_path = os.pathsep.join([str(MPI_SCRIPTS), os.environ.get("PYTHONPATH", "")])
-    nas_search(
-        mpirun,
+    nas_search_on_ranks(
         5,
         out,
         "--problem",
@@ -105,7 +89,6 @@ def test_a_failing_rank_fails_only_the_evaluations_it_is_part_of(mpirun, tmp_pat
         "10",
         "--seed",
         "0",
-        env={"PYTHONPATH": python_path},
     )
     trials = finished(out)
     assert len(trials) == 10
@@ -136,8 +119,6 @@ def test_a_killed_mpi_search_resumes_without_losing_or_repeating(mpirun, tmp_pat
         "--seed",
         "2",
     ]
-    env = rank_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(MPI_SCRIPTS), env["PYTHONPATH"]])
     command = [
         shutil.which("mpirun"),
         "--oversubscribe",
@@ -153,7 +134,7 @@ def test_a_killed_mpi_search_resumes_without_losing_or_repeating(mpirun, tmp_pat
     ]
     job = subprocess.Popen(
         [str(part) for part in command],
-        env=env,
+        env=rank_env(),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -175,7 +156,6 @@ def test_a_killed_mpi_search_resumes_without_losing_or_repeating(mpirun, tmp_pat
         4,
         [NAS_SEARCH, "--evaluator", "mpi", "--resume", out, "--no-progress"],
         timeout=600,
-        env={"PYTHONPATH": env["PYTHONPATH"]},
     )
     assert "10 evaluations" in done.stdout
     trials = finished(out)
@@ -185,14 +165,13 @@ def test_a_killed_mpi_search_resumes_without_losing_or_repeating(mpirun, tmp_pat
         assert again["result"] == before.result.to_dict()
 
 
-def test_a_grid_is_spread_over_the_ranks_and_evaluates_every_point_once(mpirun, tmp_path):
+def test_a_grid_is_spread_over_the_ranks_and_evaluates_every_point_once(tmp_path):
     """Grid search under MPI: 2 architectures x 2 learning rates x 2 schedules on two
     worker ranks; the schedule is one more hyperparameter of the grid."""
     archs = tmp_path / "archs.json"
     archs.write_text(json.dumps([[2, 0], [5, 0]]))
     out = tmp_path / "grid"
-    done = nas_search(
-        mpirun,
+    done = nas_search_on_ranks(
         3,
         out,
         "--problem",
@@ -203,7 +182,6 @@ def test_a_grid_is_spread_over_the_ranks_and_evaluates_every_point_once(mpirun, 
         str(archs),
         "--max-evals",
         "20",
-        env={"PYTHONPATH": os.pathsep.join([str(MPI_SCRIPTS), os.environ.get("PYTHONPATH", "")])},
     )
     assert "8 evaluations (0 failed)" in done.stdout
     trials = finished(out)

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import MPI_SCRIPTS
 
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
-MPI_SCRIPTS = Path(__file__).resolve().parent.parent / "mpi_scripts"
-
 
 def test_closing_the_evaluator_stops_running_trainings(mpirun, tmp_path):
-    python_path = os.pathsep.join([str(MPI_SCRIPTS), os.environ.get("PYTHONPATH", "")])
-    mpirun(
-        4,
-        [sys.executable, MPI_SCRIPTS / "stop_long_training.py", tmp_path],
-        timeout=240,
-        env={"PYTHONPATH": python_path},
-    )
+    mpirun(4, [sys.executable, MPI_SCRIPTS / "stop_long_training.py", tmp_path], timeout=240)
     record = json.loads((tmp_path / "stop.json").read_text())
     assert record["finished_early"] == 0
     # Without the interrupt, close() would wait for 100,000 epochs.

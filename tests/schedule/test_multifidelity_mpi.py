@@ -11,54 +11,41 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import nas_search_on_ranks
 
 # About a minute each on an idle 2-core machine; the timeout leaves room for a busy one.
 pytestmark = [pytest.mark.mpi, pytest.mark.slow, pytest.mark.timeout(900)]
 
-NAS_SEARCH = Path(sys.executable).parent / "nas-search"
-MPI_SCRIPTS = Path(__file__).resolve().parent.parent / "mpi_scripts"
 NUM_TRAIN, BATCH_SIZE = 455, 64  # as in tests/mpi_scripts/multifidelity_problem.py
 RESOURCES = [1, 2, 4]  # --min-epochs 1 --max-epochs 4 --reduction-factor 2
 
 
-def search(mpirun, out: Path, scheduler: str, problem: str = "problem") -> dict[int, dict]:
+def search(out: Path, scheduler: str, problem: str = "problem") -> dict[int, dict]:
     """Run a search of ten segments; its finished trials by id."""
-    python_path = os.pathsep.join([str(MPI_SCRIPTS), os.environ.get("PYTHONPATH", "")])
-    done = mpirun(
+    done = nas_search_on_ranks(
         4,
-        [
-            NAS_SEARCH,
-            "--evaluator",
-            "mpi",
-            "--out",
-            out,
-            "--no-progress",
-            "--problem",
-            f"multifidelity_problem:{problem}",
-            "--search",
-            "random",
-            "--scheduler",
-            scheduler,
-            "--min-epochs",
-            "1",
-            "--max-epochs",
-            "4",
-            "--reduction-factor",
-            "2",
-            "--max-evals",
-            "10",
-            "--keep-models",
-            "10",
-            "--seed",
-            "3",
-        ],
-        timeout=600,
-        env={"PYTHONPATH": python_path},
+        out,
+        "--problem",
+        f"multifidelity_problem:{problem}",
+        "--search",
+        "random",
+        "--scheduler",
+        scheduler,
+        "--min-epochs",
+        "1",
+        "--max-epochs",
+        "4",
+        "--reduction-factor",
+        "2",
+        "--max-evals",
+        "10",
+        "--keep-models",
+        "10",
+        "--seed",
+        "3",
     )
     assert "10 evaluations (0 failed)" in done.stdout, done.stdout
     events = [json.loads(line) for line in (out / "journal.jsonl").open()]
@@ -110,8 +97,8 @@ def check_segments(trials: dict[int, dict], out: Path) -> list[tuple[dict, objec
     return checked
 
 
-def test_asha_promotes_configurations_that_continue_their_checkpoints(mpirun, tmp_path):
-    trials = search(mpirun, tmp_path, "asha")
+def test_asha_promotes_configurations_that_continue_their_checkpoints(tmp_path):
+    trials = search(tmp_path, "asha")
     for trial, model in check_segments(trials, tmp_path):
         hyperparameters = trial["config"]["hyperparameters"]
         width = trial["result"]["num_ranks"]
@@ -126,9 +113,9 @@ def test_asha_promotes_configurations_that_continue_their_checkpoints(mpirun, tm
     assert not left & top
 
 
-def test_rasda_doubles_the_width_at_each_rung_up_to_the_ranks_there_are(mpirun, tmp_path):
+def test_rasda_doubles_the_width_at_each_rung_up_to_the_ranks_there_are(tmp_path):
     # The problem declares widths up to 4; three training ranks run at most 2.
-    trials = search(mpirun, tmp_path, "rasda", "wide_problem")
+    trials = search(tmp_path, "rasda", "wide_problem")
     for trial, model in check_segments(trials, tmp_path):
         config, result = trial["config"], trial["result"]
         info, hyperparameters = config["info"], config["hyperparameters"]

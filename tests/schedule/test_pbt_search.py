@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from conftest import MPI_SCRIPTS, nas_search_on_ranks
 
 from nas.driver import read_journal, run_search
 from nas.driver._driver import CHECKPOINTS_FOLDER
 from nas.schedule import lineage
 from nas.trial import Trial
 
-MPI_SCRIPTS = Path(__file__).resolve().parents[1] / "mpi_scripts"
-NAS_SEARCH = Path(sys.executable).parent / "nas-search"
 PROBLEM = "pbt_digest_problem:problem"
 EPOCHS = 3  # the problem's epochs
 
@@ -122,43 +119,35 @@ def test_a_pbt_search_stopped_by_its_budget_resumes_to_the_end(tmp_path, monkeyp
 @pytest.mark.mpi
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_pbt_search_of_four_members_under_mpirun_copies_weights(mpirun, tmp_path):
+def test_a_pbt_search_of_four_members_under_mpirun_copies_weights(tmp_path):
     """Four members on two training ranks: members wait for a free rank, so they decide
     asynchronously, against members at other epochs (the case where a copy goes wrong)."""
     digests = tmp_path / "digests"
     digests.mkdir()
     out = tmp_path / "run"
-    python_path = os.pathsep.join(filter(None, [str(MPI_SCRIPTS), os.environ.get("PYTHONPATH")]))
-    done = mpirun(
+    done = nas_search_on_ranks(
         3,  # rank 0 drives, two ranks train (a 2-core machine runs 3 TensorFlows at best)
-        [
-            NAS_SEARCH,
-            "--problem",
-            PROBLEM,
-            "--search",
-            "random",
-            "--scheduler",
-            "pbt",
-            "--pbt-population",
-            "4",
-            "--pbt-interval",
-            "1",
-            "--pbt-quantile",
-            "0.5",
-            "--evaluator",
-            "mpi",
-            "--keep-models",
-            "2",
-            "--max-evals",
-            "100",
-            "--seed",
-            "3",
-            "--out",
-            out,
-            "--no-progress",
-        ],  # fmt: skip
+        out,
+        "--problem",
+        PROBLEM,
+        "--search",
+        "random",
+        "--scheduler",
+        "pbt",
+        "--pbt-population",
+        "4",
+        "--pbt-interval",
+        "1",
+        "--pbt-quantile",
+        "0.5",
+        "--keep-models",
+        "2",
+        "--max-evals",
+        "100",
+        "--seed",
+        "3",
         timeout=540,
-        env={"PYTHONPATH": python_path, "NAS_TEST_DIGESTS": str(digests)},
+        env={"NAS_TEST_DIGESTS": str(digests)},
     )
     trials = check_population_based_training(out, digests, population=4)
     assert f"{len(trials)} evaluations (0 failed)" in done.stdout
