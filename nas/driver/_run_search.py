@@ -34,7 +34,12 @@ from nas.evaluate import (
 from nas.evaluate._simulated import default_num_ranks
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
-from nas.schedule import Scheduler, SchedulingContext, make_scheduler
+from nas.schedule import (
+    WIDTH_SETTING_SCHEDULERS,
+    Scheduler,
+    SchedulingContext,
+    make_scheduler,
+)
 from nas.search import AMBS, AgEBO, GridSearch, RandomSearch, RegularizedEvolution, Search
 from nas.trial import Trial
 
@@ -199,8 +204,16 @@ def _search(
             "it, or choose another output directory"
         )
     seed = settings["seed"]
+    widths = tuple(sorted(extreme_values(loaded_problem.hyperparameters["num_ranks"])))
+    # A scheduler that sets the width (RASDA) owns num_ranks: the search does not search it.
+    sets_widths = settings["scheduler"] in WIDTH_SETTING_SCHEDULERS
     search_object = make_search(
-        settings["search"], loaded_problem, seed, settings["search_kwargs"], settings["max_evals"]
+        settings["search"],
+        loaded_problem,
+        seed,
+        settings["search_kwargs"],
+        settings["max_evals"],
+        fixed={"num_ranks": widths[0]} if sets_widths else None,
     )
     if isinstance(search_object, GridSearch):
         _report(search_object.describe(), progress)
@@ -215,11 +228,12 @@ def _search(
             num_workers=backend.num_workers,
             seed=seed,
             direction=loaded_problem.direction,
+            widths=widths,
         )
         scheduler = make_scheduler(
             settings["scheduler"], search_object, context, settings["scheduler_kwargs"]
         )
-        if not scheduler.sets_num_ranks:  # RASDA caps the widths at the evaluator's
+        if not sets_widths:  # RASDA caps the widths at the evaluator's
             check_widths(loaded_problem, backend, settings["evaluator"])
         if history is not None:
             replay(scheduler, history, loaded_problem)
@@ -288,10 +302,12 @@ def make_search(
     seed: int | None,
     kwargs: Mapping[str, Any] | None = None,
     max_evals: int | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> Search:
     """The search ``name`` over the problem's space and hyperparameters.
 
-    ``max_evals`` goes to searches that take it (a grid checks that it fits the budget).
+    ``max_evals`` goes to searches that take it (a grid checks that it fits the budget);
+    ``fixed`` holds some hyperparameters at a value instead of the problem's range.
     """
     if name not in SEARCHES:
         raise ValueError(f"unknown search {name!r}; expected one of {sorted(SEARCHES)}")
@@ -300,7 +316,8 @@ def make_search(
     if max_evals is not None and "max_evals" in inspect.signature(search_class).parameters:
         kwargs["max_evals"] = max_evals
     choices = problem.build_space().choices
-    return search_class(choices, problem.hyperparameters, seed=seed, **kwargs)
+    hyperparameters = {**problem.hyperparameters, **(fixed or {})}
+    return search_class(choices, hyperparameters, seed=seed, **kwargs)
 
 
 def _report(message: str, show: bool) -> None:

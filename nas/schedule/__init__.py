@@ -15,13 +15,19 @@ from nas.schedule._lcm import LearningCurveMatching
 from nas.schedule._pbt import PopulationBasedTraining
 from nas.schedule._pbt_lineage import LineageStep, lineage
 from nas.schedule._rasda import RASDA
-from nas.schedule._registry import SCHEDULERS, SchedulingContext, make_scheduler
+from nas.schedule._registry import (
+    SCHEDULERS,
+    WIDTH_SETTING_SCHEDULERS,
+    SchedulingContext,
+    make_scheduler,
+)
 from nas.schedule._successive_halving import SuccessiveHalving
 
 __all__ = [
     "ASHA",
     "RASDA",
     "SCHEDULERS",
+    "WIDTH_SETTING_SCHEDULERS",
     "FullTraining",
     "Job",
     "LearningCurveMatching",

@@ -117,11 +117,6 @@ class LiveCheckpoints:
 class Scheduler(ABC):
     """Decides which segments of training run next, over a search that proposes."""
 
-    #: Whether the scheduler sets ``num_ranks`` itself, within the evaluator's
-    #: ``max_width`` (RASDA): the problem may then declare wider widths than the
-    #: evaluator runs, for the scheduler to cap.
-    sets_num_ranks: bool = False
-
     def __init__(self, search: Search) -> None:
         self.search = search
         # What live_checkpoints() held at the last released_checkpoints() (its default).

@@ -11,11 +11,14 @@ longer. The rules, where the reference code (olympiquemarcel/rasda) leaves gaps:
   allowed width ``<= w0 · f^k``: it is capped by the problem's choices and by the
   evaluator's ``max_width`` (the ranks that exist: the reference asks the cluster for
   more than it has and waits forever). A capped job records ``width_capped_from``. The
-  problem may declare wider widths than the evaluator runs (``sets_num_ranks``:
-  ``run_search`` lets RASDA cap them).
-  RASDA sets ``num_ranks`` itself: the search's proposed value is ignored (recorded as
-  ``proposed_num_ranks``) and the search is told its own proposal back, so its model of
-  the space stays its own.
+  problem may declare wider widths than the evaluator runs (RASDA is in
+  ``WIDTH_SETTING_SCHEDULERS``: ``run_search`` lets it cap them).
+  RASDA sets ``num_ranks`` itself, so ``run_search`` does not let the search search it:
+  the search sees ``num_ranks`` held at ``w0`` and proposes the same configurations as
+  under ASHA with the same seed (a comparison of the two is paired), and a model-based
+  search does not model a dimension that RASDA overrides. Were a search to propose
+  another value (a search built by hand), it is recorded as ``proposed_num_ranks`` and
+  the search is told its own proposal back, so its model of the space stays its own.
 * **Optimizer state** is kept on a resize: the segment continues the checkpoint's
   weights and optimizer moments and iteration count (the reference drops them).
 * **Learning rate** scales with the width: linearly for SGD, with the square root for
@@ -41,7 +44,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from nas.problem._training_settings import TRAINING_HYPERPARAMETERS, extreme_values
+from nas.problem._training_settings import TRAINING_HYPERPARAMETERS
 from nas.schedule._asha import ASHA, ASHA_PARAMETERS, _Configuration
 from nas.schedule._base import Job
 from nas.schedule._registry import SchedulingContext
@@ -82,7 +85,6 @@ class RASDA(ASHA):
     """
 
     name = "rasda"
-    sets_num_ranks = True
 
     def __init__(
         self,
@@ -172,7 +174,7 @@ def make_rasda(search: Search, context: SchedulingContext, **params: Any) -> RAS
 
     Parameters: those of :func:`nas.schedule._asha.make_asha`, ``width_factor`` (f, 2;
     ``--width-factor``) and ``learning_rate_rule`` (``"auto"``). The allowed widths are
-    the problem's ``num_ranks`` choices up to ``context.max_width``.
+    the problem's ``num_ranks`` values (``context.widths``) up to ``context.max_width``.
 
     Raises:
         ValueError: for an unknown parameter or a bad value, or a problem whose
@@ -181,7 +183,7 @@ def make_rasda(search: Search, context: SchedulingContext, **params: Any) -> RAS
     values = check_params("rasda", params, RASDA_PARAMETERS)
     if values["max_epochs"] is None:
         values["max_epochs"] = context.max_epochs
-    widths = allowed_widths(search, context)
+    widths = allowed_widths(context)
     return RASDA(
         search,
         values["min_epochs"],
@@ -194,10 +196,9 @@ def make_rasda(search: Search, context: SchedulingContext, **params: Any) -> RAS
     )
 
 
-def allowed_widths(search: Search, context: SchedulingContext) -> list[int]:
+def allowed_widths(context: SchedulingContext) -> list[int]:
     """The problem's ``num_ranks`` values the evaluator can run, checked for RASDA."""
-    declared = search.hyperparameters.get("num_ranks")
-    values = [1] if declared is None else sorted(int(v) for v in extreme_values(declared))
+    values = sorted(context.widths)
     allowed = [width for width in values if width <= context.max_width]
     example = "num_ranks=Categorical([1, 2, 4, 8])"
     if not allowed:

@@ -22,6 +22,8 @@ class SchedulingContext:
             process pool, the largest power of two of the worker ranks under MPI).
         num_workers: evaluations (or ranks) that run at once.
         seed: the search seed, for the scheduler's own random choices.
+        widths: the data-parallel widths the problem declares (its ``num_ranks``
+            values), for a scheduler that chooses the width itself (RASDA).
         direction: the problem's direction (``"max"`` or ``"min"``): scores are always
             oriented so that larger is better; this only serves to report values in the
             problem's units.
@@ -32,6 +34,7 @@ class SchedulingContext:
     num_workers: int
     seed: int | None
     direction: str = "max"
+    widths: tuple[int, ...] = (1,)
 
 
 #: A factory: (search, context, **parameters) -> scheduler. Parameters come from the
@@ -54,6 +57,12 @@ SCHEDULERS: dict[str, str] = {
     "lcm": "nas.schedule._lcm:make_lcm",
     "pbt": "nas.schedule._pbt:make_pbt",
 }
+
+#: Schedulers that choose each evaluation's ``num_ranks`` themselves: the search does
+#: not search it (``run_search`` holds it at the problem's smallest width), so that a
+#: search's proposals, and a model-based search's surrogate, are the same as under any
+#: other scheduler.
+WIDTH_SETTING_SCHEDULERS = frozenset({"rasda"})
 
 
 def make_scheduler(

@@ -327,6 +327,48 @@ def test_asha_runs_unchanged_on_the_simulated_backend(tmp_path) -> None:
         )
 
 
+def test_rasda_starts_the_configurations_asha_starts_from_the_same_seed(tmp_path) -> None:
+    """RASDA owns num_ranks, so the search does not search it: with one seed, RASDA and
+    ASHA start the same configurations, and only the widths of later rungs differ."""
+
+    def started(scheduler: str, problem: str) -> tuple[dict, list]:
+        results = run_search(
+            problem,
+            tmp_path / scheduler,
+            "random",
+            max_evals=150,
+            num_workers=16,
+            evaluator="simulated",
+            seed=3,
+            scheduler=scheduler,
+            scheduler_kwargs={"min_epochs": 1, "max_epochs": 9, "reduction_factor": 3},
+            progress=False,
+            keep_models=0,
+        )
+        configs = {
+            t.config.info["config"]: (
+                t.config.arch_seq,
+                {k: v for k, v in t.config.hyperparameters.items() if k != "num_ranks"},
+            )
+            for t in results.trials
+            if t.config.info["rung"] == 0
+        }
+        return configs, results.trials
+
+    asha, _ = started("asha", "problems.breast_cancer:problem")
+    # The same space, with num_ranks a choice of 1 or 2: RASDA chooses it per rung.
+    rasda, trials = started("rasda", "problems.breast_cancer:parallel_problem")
+    common = sorted(set(asha) & set(rasda))
+    assert len(common) > 50
+    assert [rasda[i] for i in common] == [asha[i] for i in common]
+    assert {(t.config.info["rung"], t.result.num_ranks) for t in trials} == {
+        (0, 1),
+        (1, 2),
+        (2, 2),
+    }
+    assert {t.config.info["proposed_num_ranks"] for t in trials} == {1}
+
+
 def test_nas_search_runs_the_simulated_evaluator_with_workers_as_ranks(tmp_path, capsys) -> None:
     from nas.cli import search_main
 

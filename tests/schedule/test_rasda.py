@@ -12,8 +12,11 @@ from nas.schedule import ASHA, RASDA, SchedulingContext, make_scheduler
 from nas.train._group import LearningRateScaling, warmup_plan
 
 
-def context(max_width: int, max_epochs: int = 27) -> SchedulingContext:
-    return SchedulingContext(max_epochs=max_epochs, max_width=max_width, num_workers=8, seed=0)
+def context(max_width: int, max_epochs: int = 27, widths=(1, 2, 4, 8)) -> SchedulingContext:
+    """The run as RASDA sees it: ``widths`` are the problem's ``num_ranks`` values."""
+    return SchedulingContext(
+        max_epochs=max_epochs, max_width=max_width, num_workers=8, seed=0, widths=tuple(widths)
+    )
 
 
 def climb(scheduler: ASHA, rungs: int) -> list:
@@ -26,7 +29,7 @@ def climb(scheduler: ASHA, rungs: int) -> list:
 
 
 def test_each_rung_doubles_the_width_up_to_the_ranks_that_exist():
-    search = random_search(seed=1, num_ranks=[1, 2, 4, 8])
+    search = random_search(seed=1)
     rasda = make_scheduler("rasda", search, context(max_width=4), {"min_epochs": 1})
     assert isinstance(rasda, RASDA)
     assert rasda.resources == [1, 3, 9, 27]
@@ -90,19 +93,20 @@ def test_a_resumed_rasda_continues_exactly(mode):
 
 
 def test_a_problem_that_cannot_widen_is_refused_at_the_start(caplog):
-    fixed = random_search()  # no num_ranks: the trainer only accepts 1
+    search = random_search()
+    fixed = context(max_width=4, widths=[1])  # no num_ranks: the trainer only accepts 1
     with pytest.raises(
         ValueError,
         match=r"allows only num_ranks=1 while the evaluator can run "
         r"up to 4 ranks.*Categorical\(\[1, 2, 4, 8\]\)",
     ):
-        make_scheduler("rasda", fixed, context(max_width=4))
-    too_wide = random_search(num_ranks=[8, 16])
+        make_scheduler("rasda", search, fixed)
+    too_wide = context(max_width=4, widths=[8, 16])
     with pytest.raises(ValueError, match=r"num_ranks values \[8, 16\] are all wider than the 4"):
-        make_scheduler("rasda", too_wide, context(max_width=4))
+        make_scheduler("rasda", search, too_wide)
     # On an evaluator of one rank (the process pool) it runs as ASHA, with the caps.
     with caplog.at_level(logging.WARNING, logger="nas.schedule"):
-        pool = make_scheduler("rasda", fixed, context(max_width=1, max_epochs=9))
+        pool = make_scheduler("rasda", search, context(max_width=1, max_epochs=9, widths=[1]))
     assert "every rung keeps width 1" in caplog.text
     assert pool.widths == [1, 1, 1]
     assert [job.info for job in pool.ask(1)][0]["width"] == 1
