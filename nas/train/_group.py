@@ -13,8 +13,11 @@ The rules, in one place (docs/cluster.md repeats them):
   over the first ``min(5, epochs / 4)`` epochs (at least one step): five epochs as in
   Goyal et al. and Horovod's examples, shortened to a quarter of a short training so
   that most of it runs at the scaled rate. A single rank is neither scaled nor warmed up.
-  A segment that continues a checkpoint (ASHA's promotions) resumes the ramp where the
-  checkpoint left it: steps count from the configuration's first epoch.
+  ``epochs`` is the configuration's whole training (its ``epochs`` hyperparameter, the
+  span of its learning-rate schedule), not one segment's: a segment that continues a
+  checkpoint (ASHA's promotions) resumes the one ramp where the checkpoint left it
+  (steps count from the configuration's first epoch), so the segments of a
+  configuration train at the rates of its full training.
 * **Learning rate when a scheduler resizes a configuration** (RASDA,
   :mod:`nas.schedule._rasda`). A scheduler that trains a configuration in segments of
   growing width sets ``Config.info["learning_rate_scaling"]`` (see
@@ -244,7 +247,8 @@ def warmup_plan(
     initial_epoch: int = 0,
     scaling: LearningRateScaling | None = None,
 ) -> WarmupPlan:
-    """The ramp a group of ``num_ranks`` uses for a segment training up to ``epochs``.
+    """The ramp a group of ``num_ranks`` uses for a segment of a training of ``epochs``
+    (the configuration's whole training, not the segment's end).
 
     Without ``scaling`` (the default rule): linear scaling, warmed up over
     :func:`warmup_steps` counted from the configuration's first step, so that a

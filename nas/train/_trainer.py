@@ -395,8 +395,10 @@ def _fit_on_group(
         parallel.broadcast_weights(model)
         monitor = _monitor(problem, timeout, agree=parallel.any)
         run.samples_per_epoch = len(y_train) * group.size
+        # The ramp spans the configuration's whole training, as the schedule does, so
+        # that segments (ASHA's rungs) share one ramp: the rates of a full training.
         ramp = warmup_plan(
-            base_rate, group.size, steps_per_epoch, epochs, run.initial_epoch, scaling
+            base_rate, group.size, steps_per_epoch, run.schedule_epochs, run.initial_epoch, scaling
         )
         plan = _learning_rate_plan(run, steps_per_epoch, ramp)
         with _timed(run, monitor):

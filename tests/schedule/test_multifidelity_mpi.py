@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import nas_search_on_ranks
 
+from nas.train._group import warmup_plan
+
 # About a minute each on an idle 2-core machine; the timeout leaves room for a busy one.
 pytestmark = [pytest.mark.mpi, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -100,13 +102,26 @@ def check_segments(trials: dict[int, dict], out: Path) -> list[tuple[dict, objec
 def test_asha_promotes_configurations_that_continue_their_checkpoints(tmp_path):
     trials = search(tmp_path, "asha")
     for trial, model in check_segments(trials, tmp_path):
-        hyperparameters = trial["config"]["hyperparameters"]
+        config = trial["config"]
+        hyperparameters = config["hyperparameters"]
         width = trial["result"]["num_ranks"]
         assert width == hyperparameters["num_ranks"]  # ASHA leaves the width to the search
-        # The default data-parallel rule: linear scaling (the warm-up has ended).
+        # The default data-parallel rule, linear scaling, warmed up over a quarter of
+        # the configuration's 4 epochs: one ramp shared by the segments, so rung 0 (one
+        # epoch) ends on the ramp's last step and later rungs train at the scaled rate.
+        spe = steps_per_epoch(width)
+        ramp = warmup_plan(hyperparameters["learning_rate"], width, spe, epochs=4)
+        expected = ramp.rate(config["epochs"] * spe - 1)  # the rate of the last step
         rate = float(model.optimizer.learning_rate.numpy())
-        assert rate == pytest.approx(hyperparameters["learning_rate"] * width, rel=1e-5)
+        assert rate == pytest.approx(expected, rel=1e-5)
+        if width == 2:
+            scaled = hyperparameters["learning_rate"] * 2
+            assert (rate < scaled) == (config["info"]["rung"] == 0)
     assert {t["config"]["info"]["rung"] for t in trials.values()} >= {0, 1}
+    rung_0_widths = {
+        t["result"]["num_ranks"] for t in trials.values() if t["config"]["info"]["rung"] == 0
+    }
+    assert rung_0_widths == {1, 2}
     # Checkpoints of configurations that cannot go on were deleted.
     left = {path.name for path in (tmp_path / "checkpoints").glob("*.keras")}
     top = {f"trial_{i}.keras" for i, t in trials.items() if t["config"]["info"]["rung"] == 2}
