@@ -237,6 +237,7 @@ def _search(
             check_widths(loaded_problem, backend, settings["evaluator"])
         if history is not None:
             replay(scheduler, history, loaded_problem)
+            backend.restore(history.finished)
         driver = Driver(
             loaded_problem,
             scheduler,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from types import TracebackType
 
 from nas.trial import Config, Trial
@@ -37,6 +38,14 @@ class Evaluator(ABC):
     def num_free(self) -> int:
         """How many more configs can be submitted now."""
         return self.num_workers - self.num_running
+
+    def restore(self, finished: Sequence[Trial]) -> None:
+        """Told, when a search resumes and before anything is submitted, the finished
+        trials of its journal. Backends whose checkpoints
+        are files have nothing to do (the default); one that keeps its training state in
+        memory (the simulated cluster) rebuilds it, so that a segment continuing a
+        checkpoint saved before the resume continues it as it was."""
+        return None
 
     def close(self) -> None:
         """Stop the workers; evaluations still running are abandoned."""

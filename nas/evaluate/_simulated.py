@@ -30,8 +30,10 @@ How it simulates
   epochs completed by then. Nothing is written to disk: no model, no checkpoint.
 * **Continued segments** (``Config.parent``) continue their parent's curve: same noise,
   same progress, even if the scheduler changed ``num_ranks`` or another hyperparameter.
-  A parent this evaluator did not run (after ``--resume``) counts as trained at the
-  segment's own width and hyperparameters.
+  The progress of every segment is the simulation's checkpoint, kept in memory: a
+  resumed search gives it the journal's finished trials (:meth:`restore`), which it
+  re-simulates at the widths they ran at. A parent it knows nothing of counts as
+  trained at the segment's own width and hyperparameters.
 * **Accounting.** :meth:`busy_rank_seconds` and :meth:`utilisation`: the fraction of
   the ranks' time occupied by evaluations (overheads included), exactly, from the
   intervals each evaluation held its ranks.
@@ -42,14 +44,14 @@ from __future__ import annotations
 import heapq
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nas.evaluate._base import Evaluator
 from nas.evaluate._mpi_protocol import describe_ranks
 from nas.evaluate._rank_packing import RankPacker
-from nas.evaluate._synthetic_training import SyntheticTraining, training_value
+from nas.evaluate._synthetic_training import SegmentCurve, SyntheticTraining, training_value
 from nas.train import Status, TrainingResult
 from nas.trial import Config, Trial
 
@@ -137,6 +139,19 @@ class SimulatedEvaluator(Evaluator):
         return cls(num_ranks, model, **own)
 
     # -- Evaluator interface ---------------------------------------------------------
+
+    def restore(self, finished: Sequence[Trial]) -> None:
+        """Re-simulate the journal's finished trials (parents before the segments that
+        continue them), so that their checkpoints hold the progress they reached at the
+        widths they ran at."""
+        for trial in sorted(finished, key=lambda t: t.config.trial_id):
+            config, result = trial.config, trial.result
+            if result.ok:
+                parent = self._lineage.get(config.parent) if config.parent is not None else None
+                hyperparameters = dict(config.hyperparameters)
+                self._train(
+                    config, hyperparameters, parent, result.num_ranks, result.epochs_trained
+                )
 
     def submit(self, config: Config) -> None:
         """Queue ``config`` at the current simulated time and start it if ranks are free.
@@ -239,17 +254,7 @@ class SimulatedEvaluator(Evaluator):
             duration = self.timeout
         else:
             duration = overhead + epochs * epoch_seconds
-        key = model.identity(config.arch_seq, hyperparameters) if parent is None else parent.key
-        segment = model.train(
-            config.arch_seq,
-            hyperparameters,
-            config.initial_epoch,
-            config.initial_epoch + epochs,
-            width=width,
-            progress=None if parent is None else parent.progress,
-            key=key,
-        )
-        self._lineage[config.trial_id] = _Lineage(key, segment.progress, width)
+        segment = self._train(config, hyperparameters, parent, width, epochs)
         started_at, finishes_at = self._now, self._now + duration
         result = TrainingResult(
             status=status,
@@ -272,6 +277,30 @@ class SimulatedEvaluator(Evaluator):
         )
         trial = Trial(config, result, describe_ranks(ranks), submitted_at)
         return _Run(trial, ranks, started_at, finishes_at)
+
+    def _train(
+        self,
+        config: Config,
+        hyperparameters: dict[str, Any],
+        parent: _Lineage | None,
+        width: int,
+        epochs: int,
+    ) -> SegmentCurve:
+        """The curve of ``epochs`` epochs of ``config`` on ``width`` ranks, continuing
+        ``parent``'s; remembered as the trial's checkpoint."""
+        model = self.model
+        key = model.identity(config.arch_seq, hyperparameters) if parent is None else parent.key
+        segment = model.train(
+            config.arch_seq,
+            hyperparameters,
+            config.initial_epoch,
+            config.initial_epoch + epochs,
+            width=width,
+            progress=None if parent is None else parent.progress,
+            key=key,
+        )
+        self._lineage[config.trial_id] = _Lineage(key, segment.progress, width)
+        return segment
 
     def _overhead(self, config: Config, parent: _Lineage | None, width: int) -> float:
         """Seconds besides the epochs: start-up, checkpoints, regrouping on a new width."""
