@@ -28,9 +28,13 @@ All in one run, with the same seeds (issue 5, "Checked by"):
   time per method (a target not reached by ``B`` counts as ``B``, and the number of
   such seeds is shown), the speed-ups ASHA vs random and RASDA vs ASHA as ratios of the
   medians with a paired bootstrap interval over seeds; and the best objective at the
-  common time ``T``, for "at equal or better final objective". ``R = 27`` is the main
-  setting; ``R = 81`` (a fifth rung, the same landscape trained 3 times longer, ``B``
-  and ``T`` scaled by 3) is the second (``--race-max-epochs``).
+  common time ``T``, for "at equal or better final objective". RASDA and ASHA start the
+  same configurations for a seed (RASDA owns ``num_ranks``: the search does not search
+  it), so the comparison is paired. Settings (``--race-settings R[:B_crit]``): ``R =
+  27`` is the main one; ``R = 81`` (a fifth rung, the same landscape trained 3 times
+  longer, ``B`` and ``T`` scaled by 3) the second; the third is ``R = 27`` with a
+  critical batch size of 32,768 instead of 4,096, where RASDA's larger global batches
+  cost little data efficiency (large datasets, the paper's regime).
 * **(c) real runs.** ASHA and RASDA under ``mpirun --oversubscribe`` (1 driver rank and
   ``--real-ranks`` training ranks) on ``problems.breast_cancer:parallel_problem``
   (widths 1 and 2), a small budget: wall time and the best validation accuracy.
@@ -43,7 +47,7 @@ trains.
 
 Run: ``PYTHONPATH=. .venv/bin/python scripts/bench_multifidelity.py [--ranks 64 256 4096]
 [--seeds 0 1 ... 19] [--race-ranks 64] [--race-hours 48] [--final-hours 6]
-[--race-max-epochs 27 81] [--target-samples 50000] [--per-seed] [--skip a b c]``
+[--race-settings 27 81 27:32768] [--target-samples 50000] [--per-seed] [--skip a b c]``
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, Driver  # noqa:
 from nas.driver._journal import Journal  # noqa: E402
 from nas.driver._results_table import ResultsTable  # noqa: E402
 from nas.driver._run_search import _search, _settings  # noqa: E402
-from nas.evaluate import SimulatedEvaluator  # noqa: E402
+from nas.evaluate import SimulatedEvaluator, SyntheticTraining  # noqa: E402
 from nas.problem import Categorical, Float, Int, Problem, load_problem  # noqa: E402
 from nas.schedule import FullTraining  # noqa: E402
 from nas.schedule._asha import ASHA  # noqa: E402
@@ -348,9 +352,29 @@ def _config_key(trial: Trial) -> Any:
 RACE_METHODS = ("random, full training", "ASHA", "RASDA")
 #: The targets: these quantiles of the final objective of random full trainings.
 QUANTILES = (0.99, 0.995, 0.999, 0.9995)
+#: The synthetic model's critical batch size (McCandlish et al. 2018): an epoch at global
+#: batch B is worth 1 / (1 + B / B_crit) epochs of progress.
+DEFAULT_CRITICAL_BATCH = SyntheticTraining().critical_batch_size
+#: (b)'s settings, ``R[:B_crit]``: the main one, R = 81, and R = 27 where large batches
+#: cost little (a large dataset's critical batch, the paper's regime).
+DEFAULT_RACE_SETTINGS = ("27", "81", "27:32768")
 #: Bootstrap of the ratios and differences: resamples, the interval's probability.
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_INTERVAL = 0.9
+
+
+def race_setting(text: str) -> tuple[int, float]:
+    """``"27"`` or ``"27:32768"``: (R, critical batch size) of one setting of (b)."""
+    epochs, _, critical = text.partition(":")
+    try:
+        setting = int(epochs), float(critical) if critical else DEFAULT_CRITICAL_BATCH
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected R or R:B_CRIT, got {text!r}") from None
+    if setting[0] not in (27, 81) or not setting[1] > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected R of 27 or 81 and a positive critical batch size, got {text!r}"
+        )
+    return setting
 
 
 def race_methods(max_epochs: int) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -389,11 +413,16 @@ def _score(trial: Trial) -> float:
 
 
 def targets(
-    quantiles: Sequence[float], samples: int = 50000, max_epochs: int = RUNGS["max_epochs"]
+    quantiles: Sequence[float],
+    samples: int = 50000,
+    max_epochs: int = RUNGS["max_epochs"],
+    critical_batch_size: float = DEFAULT_CRITICAL_BATCH,
 ) -> list[float]:
     """Quantiles of the final objective of random configurations trained fully."""
     loaded = load_problem(PROBLEM)
-    model = SimulatedEvaluator.for_problem(loaded, 1).model
+    model = SimulatedEvaluator.for_problem(
+        loaded, 1, critical_batch_size=critical_batch_size
+    ).model
     search = RandomSearch(loaded.build_space().choices, loaded.hyperparameters, seed=12345)
     finals = sorted(
         model.best(model.train(p.arch_seq, p.hyperparameters, 0, max_epochs).values) or 0.0
@@ -439,6 +468,7 @@ class Race:
     """One setting of (b): its targets, budget, common time ``final`` and runs."""
 
     max_epochs: int
+    critical_batch_size: float
     goals: list[float]
     budget: float
     final: float
@@ -454,12 +484,13 @@ class Race:
 
 def measure_race(args: argparse.Namespace) -> list[Race]:
     races = []
-    for max_epochs in args.race_max_epochs:
+    for max_epochs, critical_batch in args.race_settings:
         scale = max_epochs / RUNGS["max_epochs"]
         budget, final = 3600 * args.race_hours * scale, 3600 * args.final_hours * scale
-        goals = targets(QUANTILES, args.target_samples, max_epochs)
+        goals = targets(QUANTILES, args.target_samples, max_epochs, critical_batch)
         print(
-            f"\n(b) Time to a target, R = {max_epochs} (r = 1, eta = 3), "
+            f"\n(b) Time to a target, R = {max_epochs} (r = 1, eta = 3), critical batch size "
+            f"{critical_batch:,.0f}, "
             f"{args.race_ranks} simulated ranks, seeds {_seed_range(args.seeds)}. Targets: "
             f"the {', '.join(f'{q:.2%}' for q in QUANTILES)} quantiles of the final "
             f"val_accuracy of {args.target_samples:,} random full trainings: "
@@ -472,7 +503,10 @@ def measure_race(args: argparse.Namespace) -> list[Race]:
         for seed in args.seeds:
             for method in RACE_METHODS:
                 evaluator = RaceEvaluator.for_problem(
-                    load_problem(methods[method][0]), args.race_ranks, horizon=budget
+                    load_problem(methods[method][0]),
+                    args.race_ranks,
+                    horizon=budget,
+                    critical_batch_size=critical_batch,
                 )
                 evaluator.stop_at, evaluator.not_before = goals[-1], final
                 run = simulate(
@@ -484,7 +518,7 @@ def measure_race(args: argparse.Namespace) -> list[Race]:
                     evaluator=evaluator,
                 )
                 runs.append(RaceRun.of(run))
-        race = Race(max_epochs, goals, budget, final, runs)
+        race = Race(max_epochs, critical_batch, goals, budget, final, runs)
         if args.per_seed:
             _print_per_seed(race)
         _print_race(race)
@@ -730,12 +764,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="(b): T, the common time of the best objective (times R / 27 at other R)",
     )
     parser.add_argument(
-        "--race-max-epochs",
-        type=int,
+        "--race-settings",
+        type=race_setting,
         nargs="+",
-        default=[27, 81],
-        choices=[27, 81],
-        help="(b): R of each setting (27: rungs 1, 3, 9, 27; 81: rungs 1, 3, 9, 27, 81)",
+        default=[race_setting(text) for text in DEFAULT_RACE_SETTINGS],
+        metavar="R[:B_CRIT]",
+        help="(b): each setting's R (27: rungs 1, 3, 9, 27; 81: rungs 1, 3, 9, 27, 81) and "
+        f"critical batch size (default {DEFAULT_CRITICAL_BATCH:g}); default: "
+        + " ".join(DEFAULT_RACE_SETTINGS),
     )
     parser.add_argument(
         "--target-samples",
