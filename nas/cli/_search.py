@@ -251,6 +251,13 @@ _SCHEDULER_FLAGS: list[tuple[str, Any, str]] = [
         "configuration continues at once while in the top 1/eta of each rung so far)",
     ),
     (
+        "--max-configurations",
+        positive_int,
+        "asha, rasda: start at most this many configurations, then only promote; the "
+        "search ends by itself when nothing is left to promote (Ray Tune's num_samples; "
+        "default: no limit, --max-evals ends it)",
+    ),
+    (
         "--width-factor",
         positive_int,
         "rasda: multiply the data-parallel width (num_ranks) by this at each rung, up to "

@@ -42,6 +42,12 @@ alike, so within a search they stay comparable.
 configurations, rung ``k`` receives about ``N / η^k`` segments, so ``max_evals`` segments
 are about ``max_evals · (η - 1) / η`` configurations; in epochs a configuration costs
 ``r`` at rung 0 and each promotion the difference to the next rung's resource.
+``max_configurations`` (``--max-configurations``; Ray Tune's ``num_samples``) bounds the
+configurations instead: once that many have started, a free worker only gets a
+promotion, and the search ends by itself when nothing is left to promote: every rung
+has then promoted its final top ``⌊n_k / η⌋`` (64 configurations with ``η = 3``: at
+least 21, 7 and 2 promotions; more where a configuration led a rung while it was
+small, ASHA's price for never waiting).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from typing import Any
 
 from nas.schedule._base import Job, LiveCheckpoints, Scheduler, Segment
 from nas.schedule._registry import SchedulingContext
-from nas.schedule._rungs import Rung, check_budget, check_params, rung_resources
+from nas.schedule._rungs import Rung, check_budget, check_int, check_params, rung_resources
 from nas.search import Observation, Proposal, Search
 
 #: The forms of ASHA, the default first.
@@ -83,6 +89,8 @@ class ASHA(Scheduler):
         max_epochs: ``R``, the epochs of the last rung (a full training).
         reduction_factor: ``η``: a rung keeps its top ``1/η``.
         mode: ``"promotion"`` (the default) or ``"stopping"`` (see the module).
+        max_configurations: start at most this many configurations (None: no limit;
+            see the module's "Budget").
 
     Jobs carry in ``Job.info``: ``scheduler``, ``mode``, ``config`` (the scheduler's id
     of the configuration, the same for all its segments), ``rung``, ``resource`` (the
@@ -108,13 +116,17 @@ class ASHA(Scheduler):
         max_epochs: int,
         reduction_factor: int = 3,
         mode: str = "promotion",
+        max_configurations: int | None = None,
     ) -> None:
         super().__init__(search)
         check_budget(min_epochs, max_epochs, reduction_factor)
         if mode not in MODES:
             raise ValueError(f"mode (--asha-mode) must be one of {list(MODES)}, got {mode!r}")
+        if max_configurations is not None:
+            check_int("max_configurations", max_configurations, 1, "--max-configurations")
         self.reduction_factor = reduction_factor
         self.mode = mode
+        self.max_configurations = max_configurations
         #: The epochs of each rung, bottom first.
         self.resources = rung_resources(min_epochs, max_epochs, reduction_factor)
         self.rungs = [Rung() for _ in self.resources]
@@ -142,7 +154,7 @@ class ASHA(Scheduler):
     def ask(self, n: int) -> list[Job]:
         """Continuations first (promotions from the top rung down, or queued
         continuations in the stopping form), then new configurations from the search
-        (fewer when the search has no more)."""
+        (fewer when the search has no more, or ``max_configurations`` have started)."""
         jobs: list[Job] = []
         while len(jobs) < n:
             continuation = self._next_continuation()
@@ -150,8 +162,11 @@ class ASHA(Scheduler):
                 break
             config, decision = continuation
             jobs.append(self._job(config, config.rung + 1, decision))
-        if len(jobs) < n:
-            for proposal in self.search.ask(n - len(jobs)):
+        room = n - len(jobs)
+        if self.max_configurations is not None:
+            room = min(room, self.max_configurations - self._next_id)
+        if room > 0:
+            for proposal in self.search.ask(room):
                 config = _Configuration(self._next_id, proposal)
                 self._next_id += 1
                 self._configs[config.id] = config
@@ -333,6 +348,7 @@ ASHA_PARAMETERS: dict[str, Any] = {
     "max_epochs": None,
     "reduction_factor": 3,
     "mode": "promotion",
+    "max_configurations": None,
 }
 
 
@@ -340,8 +356,9 @@ def make_asha(search: Search, context: SchedulingContext, **params: Any) -> ASHA
     """ASHA over ``search`` (``nas-search --scheduler asha``).
 
     Parameters (keywords, from ``--min-epochs``, ``--max-epochs``, ``--reduction-factor``,
-    ``--asha-mode``): ``min_epochs`` (r, 1), ``max_epochs`` (R, default: the problem's
-    largest ``epochs``), ``reduction_factor`` (η, 3), ``mode`` (``"promotion"``).
+    ``--asha-mode``, ``--max-configurations``): ``min_epochs`` (r, 1), ``max_epochs`` (R,
+    default: the problem's largest ``epochs``), ``reduction_factor`` (η, 3), ``mode``
+    (``"promotion"``), ``max_configurations`` (None: no limit).
 
     Raises:
         ValueError: for an unknown parameter (listing the valid ones) or a bad value.

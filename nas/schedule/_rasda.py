@@ -70,7 +70,8 @@ class RASDA(ASHA):
 
     Args:
         search: proposes the configurations started at rung 0.
-        min_epochs, max_epochs, reduction_factor, mode: as for :class:`ASHA`.
+        min_epochs, max_epochs, reduction_factor, mode, max_configurations: as for
+            :class:`ASHA`.
         widths: the data-parallel widths allowed (the problem's ``num_ranks`` choices
             the evaluator can run); the smallest is the width of rung 0.
         width_factor: ``f``, the factor of the width from one rung to the next.
@@ -93,12 +94,15 @@ class RASDA(ASHA):
         max_epochs: int,
         reduction_factor: int = 3,
         mode: str = "promotion",
+        max_configurations: int | None = None,
         *,
         widths: Sequence[int] = (1,),
         width_factor: int = 2,
         learning_rate_rule: str = "auto",
     ) -> None:
-        super().__init__(search, min_epochs, max_epochs, reduction_factor, mode)
+        super().__init__(
+            search, min_epochs, max_epochs, reduction_factor, mode, max_configurations
+        )
         check_int("width_factor", width_factor, 2, "--width-factor")
         if learning_rate_rule not in LEARNING_RATE_RULES:
             raise ValueError(
@@ -190,6 +194,7 @@ def make_rasda(search: Search, context: SchedulingContext, **params: Any) -> RAS
         values["max_epochs"],
         values["reduction_factor"],
         values["mode"],
+        values["max_configurations"],
         widths=widths,
         width_factor=values["width_factor"],
         learning_rate_rule=values["learning_rate_rule"],

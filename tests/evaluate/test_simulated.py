@@ -380,3 +380,20 @@ def test_nas_search_runs_the_simulated_evaluator_with_workers_as_ranks(tmp_path,
     assert len(trials) == 40
     assert {t.worker for t in trials} <= {f"rank {rank}" for rank in range(1, 33)}
     assert "40 evaluations (0 failed)" in capsys.readouterr().out
+
+
+def test_nas_search_with_max_configurations_ends_by_itself(tmp_path, capsys) -> None:
+    """``--max-configurations`` (Ray Tune's num_samples): RASDA starts 30 configurations,
+    promotes, and the search ends long before ``--max-evals``."""
+    from nas.cli import search_main
+
+    out = tmp_path / "fixed"
+    argv = ["--problem", "problems.breast_cancer:parallel_problem", "--out", str(out)]
+    argv += ["--evaluator", "simulated", "--workers", "16", "--max-evals", "1000"]
+    argv += ["--scheduler", "rasda", "--max-configurations", "30", "--max-epochs", "9"]
+    assert search_main([*argv, "--no-progress", "--keep-models", "0", "--seed", "1"]) == 0
+    trials = read_journal(out).finished
+    assert len({t.config.info["config"] for t in trials}) == 30
+    assert 30 + 10 + 3 <= len(trials) < 1000  # every rung promoted at least its top third
+    assert {t.result.num_ranks for t in trials if t.config.info["rung"] == 2} == {2}
+    assert f"{len(trials)} evaluations (0 failed)" in capsys.readouterr().out

@@ -244,6 +244,38 @@ def test_a_finished_grid_leaves_only_promotions_then_nothing():
     assert rungs.count(0) == 9 and rungs.count(2) >= 1
 
 
+@pytest.mark.parametrize("workers", [1, 4, 27])
+def test_a_fixed_set_of_configurations_ends_by_itself_with_every_rungs_top_third_promoted(
+    workers,
+):
+    """With max_configurations (Ray Tune's num_samples) ASHA stops drawing new
+    configurations and ends by itself once every rung has promoted its final top third
+    (and, asynchronous, maybe some that led a rung while it was smaller)."""
+    scheduler = ASHA(random_search(seed=workers), 1, 27, 3, max_configurations=27)
+    cluster = FakeCluster(scheduler, workers=workers, seed=workers)
+    cluster.run(10_000)
+    assert cluster.running == []  # finished by itself, far below the budget
+    assert scheduler.num_configurations == 27
+    best: dict[int, dict[int, float]] = {}  # rung -> configuration -> its rung score
+    for segment in cluster.told:
+        best.setdefault(segment.job.info["rung"], {})[segment.job.info["config"]] = segment.score
+    assert len(best[0]) == 27
+    for rung in range(3):
+        ranked = sorted(best[rung], key=best[rung].get, reverse=True)
+        assert set(ranked[: len(ranked) // 3]) <= set(best[rung + 1])
+    sizes = [len(best[k]) for k in range(4)]
+    assert all(size >= least for size, least in zip(sizes, [27, 9, 3, 1]))
+    assert sizes[3] <= sizes[2] <= sizes[1] < sizes[0]
+
+
+def test_a_fixed_set_in_the_stopping_form_also_ends_by_itself():
+    scheduler = ASHA(random_search(seed=2), 1, 9, 3, "stopping", max_configurations=10)
+    cluster = FakeCluster(scheduler, workers=3, seed=2)
+    cluster.run(10_000)
+    assert cluster.running == [] and scheduler.num_configurations == 10
+    assert {job.info["rung"] for _, job, _ in cluster.asked} == {0, 1, 2}
+
+
 def test_the_search_hears_of_re_run_new_configurations_only():
     values = qualities(0.5, 0.6, 0.7, 0.8, 0.9)
     scheduler = ASHA(ListSearch(values), 1, 9, 3)
@@ -273,8 +305,8 @@ def test_parameters_are_validated_with_messages_that_name_them():
     with pytest.raises(
         ValueError,
         match=r"unknown parameter\(s\) \['eta', 'rungs'\] for "
-        r"scheduler 'asha'; valid parameters: \['max_epochs', 'min_epochs', "
-        r"'mode', 'reduction_factor'\]",
+        r"scheduler 'asha'; valid parameters: \['max_configurations', 'max_epochs', "
+        r"'min_epochs', 'mode', 'reduction_factor'\]",
     ):
         make(eta=3, rungs=4)
     with pytest.raises(ValueError, match=r"min_epochs \(--min-epochs, r\) must be an int >= 1"):
@@ -295,6 +327,10 @@ def test_parameters_are_validated_with_messages_that_name_them():
         r"'stopping'\], got 'halt'",
     ):
         make(mode="halt")
+    with pytest.raises(
+        ValueError, match=r"max_configurations \(--max-configurations\) must be an int >= 1"
+    ):
+        make(max_configurations=0)
     made = make(min_epochs=3)
     assert isinstance(made, ASHA)
     assert (made.resources, made.mode) == ([3, 9, 27], "promotion")  # R from the context
