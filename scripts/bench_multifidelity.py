@@ -526,6 +526,72 @@ def measure_race(args: argparse.Namespace) -> list[Race]:
     return races
 
 
+# -- (d) a fixed set of configurations: the paper's measure --------------------------
+
+
+def measure_fixed_set(args: argparse.Namespace) -> None:
+    """ASHA and RASDA over ``--configurations`` configurations each (the same ones for a
+    seed), until the search ends by itself: its simulated runtime and best objective."""
+    n = args.configurations
+    print(
+        f"\n(d) A fixed set of {n} configurations (--max-configurations {n}), the RASDA "
+        f"paper's measure: ASHA and RASDA start the same {n} configurations for a seed "
+        "and run until nothing is left to promote. Runtime: the simulated time at which "
+        "the search ended; best: the best val_accuracy of any evaluation. "
+        f"{args.race_ranks} simulated ranks, seeds {_seed_range(args.seeds)}; medians "
+        f"with {BOOTSTRAP_INTERVAL:.0%} paired bootstrap intervals.\n"
+    )
+    print(
+        "| R | critical batch | runtime ASHA | runtime RASDA | RASDA vs ASHA (target ≥ "
+        f"{TARGET_RASDA_SPEEDUP:g}×) | best ASHA | best RASDA | RASDA − ASHA | "
+        "RASDA ≥ ASHA (seeds) | segments ASHA / RASDA |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rng = random.Random(0)
+    started = time.perf_counter()
+    for max_epochs, critical_batch in args.race_settings:
+        methods = race_methods(max_epochs)
+        runtimes: dict[str, list[float]] = defaultdict(list)
+        bests: dict[str, list[float]] = defaultdict(list)
+        segments: dict[str, list[int]] = defaultdict(list)
+        for seed in args.seeds:
+            for method in ("ASHA", "RASDA"):
+                reference, scheduler, rungs = methods[method]
+                evaluator = SimulatedEvaluator.for_problem(
+                    load_problem(reference), args.race_ranks, critical_batch_size=critical_batch
+                )
+                budget = 20 * n  # far more segments than n configurations can take
+                spec = (reference, scheduler, {**rungs, "max_configurations": n})
+                run = simulate(
+                    method, args.race_ranks, seed, None, budget, spec=spec, evaluator=evaluator
+                )
+                assert len(run.trials) < budget, "the search must end by itself"
+                runtimes[method].append(evaluator.now)
+                bests[method].append(run.best(math.inf))
+                segments[method].append(len(run.trials))
+        ratio = _speedup(runtimes["ASHA"], runtimes["RASDA"], math.inf, rng)
+        pairs = list(zip(bests["ASHA"], bests["RASDA"]))
+        low, high = _bootstrap(
+            pairs,
+            lambda sample: (
+                statistics.median(b for _, b in sample) - statistics.median(a for a, _ in sample)
+            ),
+            rng,
+        )
+        gain = statistics.median(bests["RASDA"]) - statistics.median(bests["ASHA"])
+        print(
+            f"| {max_epochs} | {critical_batch:,.0f} | "
+            f"{statistics.median(runtimes['ASHA']):,.0f} s | "
+            f"{statistics.median(runtimes['RASDA']):,.0f} s | {ratio} | "
+            f"{statistics.median(bests['ASHA']):.4f} | {statistics.median(bests['RASDA']):.4f} | "
+            f"{gain:+.4f} [{low:+.4f}, {high:+.4f}] | "
+            f"{sum(b >= a for a, b in pairs)} of {len(pairs)} | "
+            f"{statistics.median(segments['ASHA']):.0f} / "
+            f"{statistics.median(segments['RASDA']):.0f} |"
+        )
+    print(f"\nthe simulations' wall time: {time.perf_counter() - started:.0f} s")
+
+
 def _print_per_seed(race: Race) -> None:
     columns = " | ".join(f"to {g:.4f} (s)" for g in race.goals)
     print(f"| seed | method | evaluations | stopped at (s) | {columns} | best at T |")
@@ -780,9 +846,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="(b): random full trainings whose quantiles are the targets",
     )
     parser.add_argument("--per-seed", action="store_true", help="(b): print every run")
+    parser.add_argument(
+        "--configurations",
+        type=int,
+        default=64,
+        help="(d): the configurations of each fixed-set search (the paper's measure)",
+    )
     parser.add_argument("--real-ranks", type=int, default=4)
     parser.add_argument("--real-evals", type=int, default=12)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c", "d"])
     args = parser.parse_args(argv)
     started = time.perf_counter()
     for reference in (PROBLEM, RASDA_PROBLEM):
@@ -792,6 +864,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         measure_utilisation(args)
     if "b" not in args.skip:
         measure_race(args)
+    if "d" not in args.skip:
+        measure_fixed_set(args)
     if "c" not in args.skip:
         measure_real(args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s, load {os.getloadavg()}")
