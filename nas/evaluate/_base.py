@@ -41,10 +41,10 @@ class Evaluator(ABC):
 
     def restore(self, finished: Sequence[Trial]) -> None:
         """Told, when a search resumes and before anything is submitted, the finished
-        trials of its journal. Backends whose checkpoints
-        are files have nothing to do (the default); one that keeps its training state in
-        memory (the simulated cluster) rebuilds it, so that a segment continuing a
-        checkpoint saved before the resume continues it as it was."""
+        trials of its journal. Backends whose checkpoints are files have nothing to do
+        (the default); one that keeps its training state in memory (the simulated
+        cluster) rebuilds it, so that a segment continuing a checkpoint saved before the
+        resume continues it as it was."""
         return None
 
     def close(self) -> None:
