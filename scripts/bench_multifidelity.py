@@ -36,8 +36,14 @@ All in one run, with the same seeds (issue 5, "Checked by"):
   critical batch size of 32,768 instead of 4,096, where RASDA's larger global batches
   cost little data efficiency (large datasets, the paper's regime).
 * **(c) real runs.** ASHA and RASDA under ``mpirun --oversubscribe`` (1 driver rank and
-  ``--real-ranks`` training ranks) on ``problems.breast_cancer:parallel_problem``
-  (widths 1 and 2), a small budget: wall time and the best validation accuracy.
+  ``--real-ranks`` training ranks) on the breast-cancer space with ``R = 9`` (ASHA on one
+  rank per configuration, RASDA on 1, 2, 4), each over the same
+  ``--real-configurations`` configurations (``--max-configurations``) until it ends by
+  itself: wall time, segments per rung and widths, the best validation accuracy.
+* **(d) a fixed set of configurations,** the RASDA paper's measure, on the simulated
+  cluster: ASHA and RASDA over the same ``--configurations`` configurations per seed
+  until nothing is left to promote, for each setting of (b): the runtime and the best
+  objective, paired over seeds.
 
 The problem of (a) and (b) is defined here: the breast-cancer space with 27 epochs (``r =
 1``, ``R = 27``, ``η = 3``: rungs at 1, 3, 9, 27 epochs) and one rank per configuration;
@@ -47,7 +53,8 @@ trains.
 
 Run: ``PYTHONPATH=. .venv/bin/python scripts/bench_multifidelity.py [--ranks 64 256 4096]
 [--seeds 0 1 ... 19] [--race-ranks 64] [--race-hours 48] [--final-hours 6]
-[--race-settings 27 81 27:32768] [--target-samples 50000] [--per-seed] [--skip a b c]``
+[--race-settings 27 81 27:32768] [--target-samples 50000] [--per-seed] [--configurations 64]
+[--real-ranks 4] [--real-configurations 9] [--skip a b c d]``
 """
 
 from __future__ import annotations
@@ -720,17 +727,34 @@ def _seed_range(seeds: Sequence[int]) -> str:
 # -- (c) real runs -----------------------------------------------------------------------
 
 
+#: (c)'s problems: ASHA's trains every configuration on one rank; RASDA's declares the
+#: widths 1, 2, 4 so that it can widen to the training ranks there are (the same space and
+#: hyperparameters otherwise, so that one seed draws the same configurations for both).
+real_problem = _problem("multifidelity_real", {**HYPERPARAMETERS, "epochs": 9})
+real_rasda_problem = _problem(
+    "multifidelity_real_widths",
+    {**HYPERPARAMETERS, "epochs": 9, "num_ranks": Categorical([1, 2, 4])},
+)
+REAL_PROBLEMS = {
+    "asha": f"{Path(__file__).stem}:real_problem",
+    "rasda": f"{Path(__file__).stem}:real_rasda_problem",
+}
+
+
 def measure_real(args: argparse.Namespace) -> None:
+    n = args.real_configurations
     print(
         f"\n(c) Real runs: mpirun --oversubscribe -np {args.real_ranks + 1} (1 driver, "
-        f"{args.real_ranks} training ranks), problems.breast_cancer:parallel_problem, random "
-        f"search, r=1, R=9, eta=3, {args.real_evals} segments, seed {args.seeds[0]}.\n"
+        f"{args.real_ranks} training ranks), the breast-cancer space, random search, "
+        f"r=1, R=9, eta=3, --max-configurations {n} (each run ends by itself), seed "
+        f"{args.seeds[0]}; ASHA on 1 rank per configuration, RASDA on 1, 2, 4.\n"
     )
     print(
         f"{'scheduler':<9} | {'exit':>4} | {'wall s':>6} | {'segments':>8} | "
         "best val_accuracy | per rung: segments x epochs [widths]"
     )
-    for scheduler in ("asha", "rasda"):
+    started: dict[str, set[str]] = {}
+    for scheduler, problem_reference in REAL_PROBLEMS.items():
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / scheduler
             command = [
@@ -742,7 +766,7 @@ def measure_real(args: argparse.Namespace) -> None:
                 "--evaluator",
                 "mpi",
                 "--problem",
-                "problems.breast_cancer:parallel_problem",
+                problem_reference,
                 "--search",
                 "random",
                 "--scheduler",
@@ -753,8 +777,10 @@ def measure_real(args: argparse.Namespace) -> None:
                 "9",
                 "--reduction-factor",
                 "3",
+                "--max-configurations",
+                str(n),
                 "--max-evals",
-                str(args.real_evals),
+                str(10 * n),  # far above what n configurations take: they end it
                 "--seed",
                 str(args.seeds[0]),
                 "--keep-models",
@@ -763,12 +789,12 @@ def measure_real(args: argparse.Namespace) -> None:
                 "--out",
                 str(out),
             ]
-            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'scripts'}"}
             if os.geteuid() == 0:
                 env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-            started = time.perf_counter()
+            began = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - started
+            wall = time.perf_counter() - began
             trials = read_journal(out).finished if (out / "journal.jsonl").exists() else []
             scores = [t.result.objective for t in trials if t.result.ok and t.result.objective]
             best = f"{max(scores):.4f}" if scores else "-"
@@ -778,6 +804,17 @@ def measure_real(args: argparse.Namespace) -> None:
             )
             if done.returncode != 0:
                 print(done.stderr[-2000:])
+            started[scheduler] = {
+                repr((t.config.arch_seq, _without_width(t.config.hyperparameters)))
+                for t in trials
+                if t.config.info.get("rung") == 0
+            }
+    same = started["asha"] == started["rasda"] and len(started["asha"]) == n
+    print(f"\nthe same {n} configurations started by both: {'yes' if same else 'no'}")
+
+
+def _without_width(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(hyperparameters.items()) if k != "num_ranks"}
 
 
 def _rungs(trials: Sequence[Trial]) -> str:
@@ -853,7 +890,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="(d): the configurations of each fixed-set search (the paper's measure)",
     )
     parser.add_argument("--real-ranks", type=int, default=4)
-    parser.add_argument("--real-evals", type=int, default=12)
+    parser.add_argument(
+        "--real-configurations",
+        type=int,
+        default=9,
+        help="(c): configurations of each real run (--max-configurations)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c", "d"])
     args = parser.parse_args(argv)
     started = time.perf_counter()
