@@ -578,14 +578,8 @@ def measure_fixed_set(args: argparse.Namespace) -> None:
                 segments[method].append(len(run.trials))
         ratio = _speedup(runtimes["ASHA"], runtimes["RASDA"], math.inf, rng)
         pairs = list(zip(bests["ASHA"], bests["RASDA"]))
-        low, high = _bootstrap(
-            pairs,
-            lambda sample: (
-                statistics.median(b for _, b in sample) - statistics.median(a for a, _ in sample)
-            ),
-            rng,
-        )
-        gain = statistics.median(bests["RASDA"]) - statistics.median(bests["ASHA"])
+        low, high = _bootstrap(pairs, _median_gain, rng)
+        gain = _median_gain(pairs)
         print(
             f"| {max_epochs} | {critical_batch:,.0f} | "
             f"{statistics.median(runtimes['ASHA']):,.0f} s | "
@@ -635,14 +629,9 @@ def _print_race(race: Race) -> None:
         rasda = _speedup(times["ASHA"], times["RASDA"], race.budget, rng)
         print(f"| {goal:.4f} ({quantile:.2%}) | {' | '.join(cells)} | {asha} | {rasda} |")
     bests = {m: race.bests(m) for m in RACE_METHODS}
-    differences = [b - a for a, b in zip(bests["ASHA"], bests["RASDA"])]
-    low, high = _bootstrap(
-        list(zip(bests["ASHA"], bests["RASDA"])),
-        lambda pairs: (
-            statistics.median(b for _, b in pairs) - statistics.median(a for a, _ in pairs)
-        ),
-        rng,
-    )
+    pairs = list(zip(bests["ASHA"], bests["RASDA"]))
+    differences = [b - a for a, b in pairs]
+    low, high = _bootstrap(pairs, _median_gain, rng)
     print(
         f"\nBest val_accuracy at T = {race.final:,.0f} s (median over seeds [min, max]): "
         + ", ".join(
@@ -650,7 +639,7 @@ def _print_race(race: Race) -> None:
             for m in RACE_METHODS
         )
     )
-    gain = statistics.median(bests["RASDA"]) - statistics.median(bests["ASHA"])
+    gain = _median_gain(pairs)
     better = gain >= 0
     print(
         f"RASDA - ASHA: {gain:+.4f} by the medians ({BOOTSTRAP_INTERVAL:.0%} interval "
@@ -715,6 +704,11 @@ def _bootstrap(
     values = sorted(statistic(rng.choices(pairs, k=len(pairs))) for _ in range(BOOTSTRAP_SAMPLES))
     tail = (1 - BOOTSTRAP_INTERVAL) / 2
     return values[int(tail * len(values))], values[int((1 - tail) * len(values)) - 1]
+
+
+def _median_gain(pairs: Sequence[tuple[float, float]]) -> float:
+    """median(second) - median(first) over ``(first, second)`` pairs, e.g. (ASHA, RASDA)."""
+    return statistics.median(b for _, b in pairs) - statistics.median(a for a, _ in pairs)
 
 
 def _seed_range(seeds: Sequence[int]) -> str:
