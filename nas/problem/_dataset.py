@@ -21,7 +21,10 @@ class Dataset:
 
     ``x`` is one array (samples first) or a dict of named arrays, one per input of the
     search space. Arrays are checked when the dataset is made: both splits non-empty,
-    ``x`` and ``y`` of the same length, the same input names in both splits.
+    ``x`` and ``y`` of the same length, the same input names in both splits, and no
+    NaN or infinite value in any input or target (impute or drop such rows first, for
+    example with ``sklearn.impute.SimpleImputer``): a non-finite value would either
+    train silently on garbage or fail every evaluation as a diverged model.
 
     Args:
         train: ``(x, y)`` to fit on.
@@ -104,4 +107,30 @@ def _checked_split(label: str, split: Any) -> tuple[Inputs, np.ndarray]:
                 f"Dataset {label} input {name!r} has shape {array.shape} but y has "
                 f"{len(y)} samples: the first axis of every array counts samples"
             )
+        what = f"input {name!r}" if isinstance(x, Mapping) else "x"
+        _check_finite(array, f"Dataset {label} {what}")
+    _check_finite(y, f"Dataset {label} y")
     return (arrays if isinstance(x, Mapping) else arrays["x"]), y
+
+
+#: Rows checked at a time, so that a memory-mapped array larger than memory is read
+#: block by block instead of as one boolean mask of its whole size.
+_FINITE_CHECK_ROWS = 65_536
+
+
+def _check_finite(array: np.ndarray, what: str) -> None:
+    """Raise naming ``what``, the first row and the value if ``array`` holds NaN or inf."""
+    if not np.issubdtype(array.dtype, np.inexact):
+        return  # integers, booleans and strings cannot be non-finite
+    for start in range(0, len(array), _FINITE_CHECK_ROWS):
+        block = array[start : start + _FINITE_CHECK_ROWS]
+        bad = ~np.isfinite(block)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = block[index]
+            row, position = start + index[0], index[1:]
+            where = f"row {row}" + (f", position {position}" if position else "")
+            raise ProblemError(
+                f"{what} holds {value} at {where}: inputs and targets must be finite; "
+                "impute or drop such rows before making the Dataset"
+            )

@@ -197,6 +197,41 @@ def test_dataset_checks_its_arrays(train, valid, culprit):
     assert culprit in str(caught.value)
 
 
+def test_dataset_rejects_a_nan_training_feature_naming_split_input_and_row():
+    features = np.zeros((5, 3), dtype="float32")
+    features[3, 2] = np.nan
+    with pytest.raises(ProblemError) as caught:
+        Dataset(
+            train=({"features": features, "site": np.zeros((5, 1))}, np.zeros(5)),
+            valid=({"features": np.zeros((2, 3)), "site": np.zeros((2, 1))}, np.zeros(2)),
+        )
+    assert str(caught.value).startswith(
+        "Dataset train input 'features' holds nan at row 3, position (2,)"
+    )
+
+
+def test_dataset_rejects_an_infinite_validation_target_naming_split_and_row():
+    targets = np.arange(4, dtype="float64")
+    targets[1] = -np.inf
+    with pytest.raises(ProblemError) as caught:
+        Dataset(train=(np.zeros((3, 2)), np.zeros(3)), valid=(np.zeros((4, 2)), targets))
+    assert str(caught.value).startswith("Dataset valid y holds -inf at row 1:")
+
+
+def test_dataset_finds_a_non_finite_value_past_its_first_block_of_rows():
+    # The check reads large arrays in blocks of rows: a value in a later block counts.
+    x = np.zeros((70_000, 1), dtype="float32")
+    x[69_999, 0] = np.inf
+    with pytest.raises(ProblemError, match="Dataset train x holds inf at row 69999"):
+        Dataset(train=(x, np.zeros(len(x))), valid=(x[:1], np.zeros(1)))
+
+
+def test_dataset_accepts_integer_and_string_arrays_without_a_finiteness_check():
+    labels = np.array(["cat", "dog", "cat"])
+    data = Dataset(train=(np.arange(3)[:, None], labels), valid=(np.ones((1, 1), int), labels[:1]))
+    assert data.num_train == 3
+
+
 def test_dataset_rejects_non_finite_baselines():
     with pytest.raises(ProblemError, match="baseline 'mean' = nan"):
         Dataset(
