@@ -34,9 +34,13 @@ def test_only_the_best_models_are_kept(search_directory):
     from nas.driver import read_journal
 
     trials = read_journal(search_directory).finished
-    best = sorted(trials, key=lambda t: -t.result.objective)[:2]
-    kept = sorted(path.name for path in (search_directory / "models").iterdir())
-    assert kept == sorted(f"trial_{t.config.trial_id}.keras" for t in best)
+    objectives = {f"trial_{t.config.trial_id}.keras": t.result.objective for t in trials}
+    kept = {path.name for path in (search_directory / "models").iterdir()}
+    assert len(kept) == 2 and kept <= set(objectives), kept
+    # No model left out scores better than one kept. Which of two equal scores is kept is
+    # not checked: whether two trainings tie depends on the CPU's float kernels.
+    worst_kept = min(objectives[name] for name in kept)
+    assert all(objectives[name] <= worst_kept for name in set(objectives) - kept), objectives
 
 
 def test_nas_export_writes_models_that_load_and_predict(search_directory, tmp_path, capsys):

@@ -85,9 +85,13 @@ def test_mixed_widths_run_on_disjoint_groups_at_the_same_time(
     # ... and groups did run concurrently: the first config (width 2) with the next
     # one (width 2 when there are 4 workers, else the first config of width 1).
     partner = trials[1] if workers >= 4 else trials[2]
-    assert overlap(trials[0], partner) > 0.2
-    # Asynchronous, no barrier: a sequential run would take the sum of the sleeps.
-    assert data["seconds"] < sum(0.3 for trial in done)
+    assert overlap(trials[0], partner) > 0
+    # Asynchronous, no barrier: run one after another, the evaluations would span at
+    # least the sum of their durations (both from the workers' clocks, in this run, so
+    # a slow or loaded machine stretches both alike).
+    span = max(t["result"]["finished_at"] for t in done)
+    span -= min(t["result"]["started_at"] for t in done)
+    assert span < sum(t["result"]["finished_at"] - t["result"]["started_at"] for t in done)
 
 
 def overlap(one: dict, other: dict) -> float:
@@ -111,8 +115,9 @@ def test_an_overrun_is_recorded_and_its_ranks_return_once_they_answer(
         assert trials[trial_id]["result"]["status"] == "ok"
         assert trials[trial_id]["worker"] == "rank 3"
         assert trials[trial_id]["result"]["learning_curve"]["timeout"] == [1.0]
-    # While they were silent, a config needing 2 ranks could not run on the one left.
-    assert data["seconds_to_first_phase"] < 3.5, "too slow to see the quarantine"
+    # While they were silent, a config needing 2 ranks could not run on the one left:
+    # then only rank 3 could take work (the state, not the seconds the first phase took).
+    assert data["num_free_after_first_phase"][0] == 1, "ranks 1-2 answered before the refusal"
     [unplaced] = data["unplaced"]
     assert unplaced["worker"] == "not placed"
     assert unplaced["result"]["status"] == "failed"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT, rank_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nas.evaluate import _mpi_protocol
 from nas.evaluate._mpi_protocol import Backoff, describe_ranks, group_tag
 from nas.evaluate._rank_packing import RankPacker, largest_power_of_two
 
@@ -225,18 +225,38 @@ def test_worker_names_and_group_tags() -> None:
     assert min(tags) > 99 and max(tags) <= 32767  # MPI's guaranteed tag range
 
 
-def test_backoff_sleeps_a_fraction_of_the_wait_within_its_bounds() -> None:
+class FakeTime:
+    """Stands for the ``time`` module of the protocol: a clock that moves only when told
+    to or when slept on, and a record of the sleeps (no dependence on the machine)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_backoff_sleeps_a_fraction_of_the_wait_within_its_bounds(monkeypatch) -> None:
+    clock = FakeTime()
+    monkeypatch.setattr(_mpi_protocol, "time", clock)
     backoff = Backoff(first=1e-4, longest=5e-3, fraction=0.1)
     assert backoff.interval == 1e-4
-    backoff._since -= 0.02  # waited 20 ms
-    assert backoff.interval == pytest.approx(2e-3, rel=0.1)
-    backoff._since -= 10
+    clock.now += 0.02  # waited 20 ms
+    assert backoff.interval == pytest.approx(2e-3)
+    clock.now += 10
     assert backoff.interval == 5e-3
     backoff.reset()
     assert backoff.interval == 1e-4
-    started = time.monotonic()
+    # What is slept, not how long it took: the limit caps the interval, 0 sleeps not at all.
     backoff.sleep(limit=0)
-    assert time.monotonic() - started < 0.05
+    backoff.sleep(limit=5e-5)
+    backoff.sleep()
+    assert clock.slept == [0.0, 5e-5, 1e-4]
 
 
 def test_importing_the_evaluators_starts_neither_mpi_nor_tensorflow() -> None:

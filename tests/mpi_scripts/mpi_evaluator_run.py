@@ -7,9 +7,10 @@ what the evaluator refused, and its sizes. Scenarios:
 
 * ``mixed``: widths 1 and 2 (and 4 when there are 4 workers), two of them failing,
   plus one config wider than the evaluator allows.
-* ``overrun``: ``timeout=1``, ``grace=0.5``; a width-2 config sleeps 4 s while width-1
-  configs go on; then a width-2 config, which cannot be placed while ranks 1-2 are
-  silent; then, once they have answered, one config per worker.
+* ``overrun``: ``timeout=1``, ``grace=0.5``; a width-2 config sleeps 8 s while width-1
+  configs go on (1.4 s of sleeps: the 8 s leave room for a loaded machine); then a
+  width-2 config, which cannot be placed while ranks 1-2 are silent; then, once they
+  have answered, one config per worker.
 * ``driver_raises``: the loop raises while evaluations with large results run; closing
   the evaluator (leaving its ``with`` block) must still end every rank's loop.
 * ``bad_function``: a lambda cannot be sent to the workers: the evaluator refuses it
@@ -85,16 +86,16 @@ def mixed(out_dir: Path) -> dict[str, Any]:
 
 def overrun(out_dir: Path) -> dict[str, Any]:
     with MPIEvaluator("unused:problem", function=sleepy, timeout=1.0, grace=0.5) as evaluator:
-        configs = [config(0, 2, sleep=4.0)] + [config(i, 1, sleep=0.2) for i in range(1, 8)]
+        configs = [config(0, 2, sleep=8.0)] + [config(i, 1, sleep=0.2) for i in range(1, 8)]
         started = time.time()
         trials = drive(evaluator, configs)
         finished_first = time.time() - started
         # Ranks 1-2 are quarantined and rank 3 is idle: a width-2 config cannot start
         # until a silent rank answers, so it is dropped rather than left waiting.
         unplaced = drive(evaluator, [config(20, 2)])
-        # The silent ranks answer at about 4 s: then every worker rank is free again.
+        # The silent ranks answer at about 8 s: then every worker rank is free again.
         num_free = [evaluator.num_free]
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while evaluator.num_free < evaluator.num_workers and time.monotonic() < deadline:
             time.sleep(0.05)
             trials += evaluator.collect(timeout=0)  # takes in the late answers
