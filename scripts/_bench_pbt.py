@@ -33,10 +33,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nas.driver import Driver
+from _harness import Stopwatch, largest_value
+from _harness import format_table as text_table
+
+from nas import Study
 from nas.evaluate import Evaluator, ProcessPoolEvaluator
 from nas.problem import Problem, load_problem
-from nas.problem._training_settings import extreme_values
 from nas.schedule import PopulationBasedTraining, lineage
 from nas.search import Proposal, RandomSearch, Search
 from nas.trial import Trial
@@ -45,9 +47,6 @@ from problems.breast_cancer import HYPERPARAMETERS, load_data
 #: Workers import the problem by this name: this folder must be on their path (spawned
 #: workers inherit the parent's, which has it when a script of this folder runs).
 PROBLEM = "_bench_pbt:problem"
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
 
 #: The shipped breast-cancer problem without early stopping.
 problem = Problem(
@@ -68,12 +67,16 @@ class GivenProposals(Search):
     """Proposes a given list of configurations, in order, then nothing (the search ends)."""
 
     def __init__(self, proposals: Sequence[Proposal], problem: Problem) -> None:
-        super().__init__([], problem.hyperparameters)
+        super().__init__(problem.build_space().choices, problem.hyperparameters)
         self.proposals = list(proposals)
 
     def ask(self, n: int = 1) -> list[Proposal]:
         taken, self.proposals = self.proposals[:n], self.proposals[n:]
         return taken
+
+    def options(self) -> dict[str, Any]:
+        # What a study records to make it again on resume: these runs are never resumed.
+        return {}
 
 
 def pbt_vs_fixed(
@@ -112,7 +115,7 @@ def pbt_vs_fixed(
         Proposal(p.arch_seq, {**p.hyperparameters, "learning_rate": default_rate})
         for p in proposals
     ]
-    max_epochs = max(extreme_values(loaded.hyperparameters["epochs"]))
+    max_epochs = largest_value(loaded.hyperparameters["epochs"])
     own = evaluator is None
     pool = ProcessPoolEvaluator(problem, workers) if own else evaluator
     rows = []
@@ -120,27 +123,32 @@ def pbt_vs_fixed(
         with tempfile.TemporaryDirectory() as scratch:
             base = Path(directory or scratch)
             for method in METHODS:
+                scheduler: PopulationBasedTraining | None = None
                 if method == "pbt":
-                    search: Any = PopulationBasedTraining(
-                        GivenProposals(proposals, loaded),
-                        max_epochs,
-                        population=population,
-                        interval=interval,
-                        seed=seed,
+                    search = GivenProposals(proposals, loaded)
+                    scheduler = PopulationBasedTraining(
+                        search, max_epochs, population=population, interval=interval, seed=seed
                     )
                     budget = population * -(-max_epochs // interval)
                 else:
                     chosen = proposals if method == "fixed (sampled)" else with_default
                     search, budget = GivenProposals(chosen, loaded), population
-                folder = base / f"seed{seed}_{method.split()[-1].strip('()')}"
-                start = time.perf_counter()
-                driver = Driver(
-                    loaded, search, pool, folder, budget, {"bench": method}, seed=seed,
+                stopwatch = Stopwatch()
+                study = Study(
+                    loaded,
+                    base / f"seed{seed}_{method.split()[-1].strip('()')}",
+                    search,
+                    budget,
+                    scheduler=scheduler,
+                    evaluator=pool,
+                    seed=seed,
+                    keep_models=0,
+                    callbacks=[stopwatch],
+                    if_exists="overwrite",
                     progress=False,
-                )  # fmt: skip
-                trials = driver.run()
-                row = _row(method, seed, trials, loaded, time.perf_counter() - start)
-                rows.append(row)
+                )
+                trials = study.run().trials
+                rows.append(_row(method, seed, trials, loaded, stopwatch.wall))
     finally:
         if own:
             pool.close()
@@ -200,16 +208,15 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             numbers = [row[column] for row in group if row[column] is not None]
             mean[column] = statistics.fmean(numbers) if numbers else None
         means.append(mean)
-    widths = {column: max(len(column), 15 if column == "method" else 6) for column in _COLUMNS}
-    lines = [" | ".join(f"{column:>{widths[column]}}" for column in _COLUMNS)]
-    lines.append("-|-".join("-" * widths[column] for column in _COLUMNS))
-    for row in [*rows, *means]:
-        cells = [
+    widths = [max(len(column), 15 if column == "method" else 6) for column in _COLUMNS]
+    cells = [
+        [
             "-" if row[column] is None else form.format(row[column])
             for column, form in _COLUMNS.items()
         ]
-        lines.append(" | ".join(f"{cell:>{widths[c]}}" for cell, c in zip(cells, _COLUMNS)))
-    return "\n".join(lines)
+        for row in [*rows, *means]
+    ]
+    return text_table(list(_COLUMNS), cells, widths=widths)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,11 +39,11 @@ def rank_side(calls: int, rounds: int) -> None:
     import tensorflow as tf
     from mpi4py import MPI
 
-    from nas.parallel._horovod import HorovodDataParallel, import_horovod
-    from nas.parallel._mpi import MPIDataParallel
+    from nas.parallel import data_parallel
 
     comm = MPI.COMM_WORLD
-    hvd = import_horovod()
+    import horovod.tensorflow as hvd  # the baseline: Horovod's own eager op
+
     samples: dict[str, list[float]] = {}
     flag = tf.constant(np.zeros(1, np.int32))
 
@@ -51,12 +51,12 @@ def rank_side(calls: int, rounds: int) -> None:
         return hvd.allreduce(flag, op=hvd.Sum, name="bench_vote").numpy()
 
     for _ in range(rounds):
-        with HorovodDataParallel(comm) as horovod:
+        with data_parallel(comm, "horovod") as horovod:
             timings = {
                 "horovod eager allreduce (before)": _per_call_ms(eager, calls),
                 "DataParallel.any (horovod)": _per_call_ms(lambda: horovod.any(False), calls),
             }
-        with MPIDataParallel(comm) as plain:
+        with data_parallel(comm, "mpi") as plain:
             timings["DataParallel.any (mpi)"] = _per_call_ms(lambda: plain.any(False), calls)
         for name, value in timings.items():
             samples.setdefault(name, []).append(value)

@@ -47,14 +47,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# Beside this file: on the path when it runs as a script, and for the workers (main()).
+# Beside this file: this folder is on the path when it runs as a script (and on its
+# spawned workers', which import PROBLEM by name).
 import _bench_pbt as bench_pbt
+from _harness import Stopwatch, largest_value
+from _harness import format_table as text_table
 
-from nas.driver import Driver
+from nas import Study
 from nas.evaluate import Evaluator, ProcessPoolEvaluator
 from nas.problem import Problem, load_problem
-from nas.problem._training_settings import extreme_values
-from nas.schedule import SchedulingContext, make_scheduler
 from nas.search import RandomSearch
 from nas.trial import Trial
 from problems.breast_cancer import HYPERPARAMETERS
@@ -78,33 +79,33 @@ def early_stopping_rows(args: argparse.Namespace, pool: Evaluator) -> list[dict[
     proposals = RandomSearch(space.choices, problem.hyperparameters, seed=args.seed).ask(
         args.configs
     )
-    max_epochs = max(extreme_values(problem.hyperparameters["epochs"]))
-    context = SchedulingContext(max_epochs, 1, pool.num_workers, args.seed, problem.direction)
+    max_epochs = largest_value(problem.hyperparameters["epochs"])
     rows: list[dict[str, Any]] = []
     reference: tuple | None = None  # the best configuration without early stopping
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(args.out or scratch)
         for method in args.methods:
-            search = bench_pbt.GivenProposals(proposals, problem)
-            scheduler = make_scheduler(method, search, context, _kwargs(method, args))
-            start = time.perf_counter()
-            driver = Driver(
+            stopwatch = Stopwatch()
+            study = Study(
                 problem,
-                scheduler,
-                pool,
                 base / method,
+                bench_pbt.GivenProposals(proposals, problem),
                 args.configs * (max_epochs + 1),  # more than any method needs: it ends itself
-                {"bench": method},
+                scheduler=method,
+                scheduler_options=_kwargs(method, args),
+                evaluator=pool,
                 seed=args.seed,
+                keep_models=0,
+                callbacks=[stopwatch],
+                if_exists="overwrite",
                 progress=False,
             )
-            trials = driver.run()
-            seconds = time.perf_counter() - start
+            trials = study.run().trials
             if method == "none":
                 reference = _key(_best(trials, problem)) if trials else None
-            row = _row(method, trials, problem, max_epochs, reference, seconds)
+            row = _row(method, trials, problem, max_epochs, reference, stopwatch.wall)
             if method == "lcm":  # its decisions, rather than guessed from epochs reached
-                notes = [scheduler.notes(t.config.trial_id) for t in trials]
+                notes = [study.scheduler.notes(t.config.trial_id) for t in trials]
                 row["stopped"] = sum(n.get("lcm_decision") == "stop" for n in notes)
             rows.append(row)
             print(format_table(rows[-1:], header=len(rows) == 1), flush=True)
@@ -191,13 +192,8 @@ def _row(
 
 def format_table(rows: Sequence[dict[str, Any]], header: bool = True) -> str:
     """Fixed-width rows of :data:`COLUMNS`."""
-    lines = []
-    if header:
-        lines.append(" | ".join(f"{column:>8}" for column in COLUMNS))
-        lines.append("-|-".join("-" * 8 for _ in COLUMNS))
-    for row in rows:
-        lines.append(" | ".join(f"{_cell(row[column]):>8}" for column in COLUMNS))
-    return "\n".join(lines)
+    cells = [[_cell(row[column]) for column in COLUMNS] for row in rows]
+    return text_table(COLUMNS, cells, widths=[8] * len(COLUMNS), show_header=header)
 
 
 def _cell(value: Any) -> str:
@@ -226,8 +222,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pbt-problem", help="the PBT comparison's problem (default: _bench_pbt.py's)"
     )
     args = parser.parse_args(argv)
-    # Workers import this module by name (PROBLEM); scripts/_bench_pbt.py sits beside it.
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     start = time.perf_counter()
     with ProcessPoolEvaluator(args.problem, args.workers) as pool:
         rows = early_stopping_rows(args, pool)

@@ -4,7 +4,7 @@ Measurements, each a function below, chosen with ``--measure``:
 
 * ``utilisation``: for each job size N (``--ranks``, default 8, 32 and 64 ranks started
   with ``mpirun --oversubscribe -np N``), rank 0 runs the **real driver loop**
-  (``nas.driver.Driver``: random search, journal, results.csv) with an ``MPIEvaluator``
+  (a ``nas.Study``: random search, journal, results.csv) with an ``MPIEvaluator``
   over ``--evals-per-worker`` x (N - 1) evaluations (default 20) that only sleep 0.5 to
   2 s (drawn from each trial's seed) on groups of 1, 2 or 4 ranks (the width is a
   searched hyperparameter, drawn at random; groups of more than one rank really create
@@ -15,7 +15,8 @@ Measurements, each a function below, chosen with ``--measure``:
     before the last evaluation started (after it comes the tail, where no work is left
     to place);
   - "policy alone": the same two figures for the same configs (widths and durations,
-    in submission order) through ``RankPacker`` on a simulated clock with no latency.
+    in submission order) through the MPI evaluator's placement policy on a simulated
+    clock with no latency (``SimulatedEvaluator``, which places by that policy).
     What the run loses beyond it is messaging, polling and the driver's own time. At a
     few ranks the comparison is loose: milliseconds of latency change which configs
     fit when, and so the whole placement that follows;
@@ -68,7 +69,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import heapq
 import json
 import os
 import platform
@@ -253,38 +253,46 @@ def utilisation_ranks(args: argparse.Namespace) -> None:
         serve(comm)
         return
 
-    from nas.driver import Driver
-    from nas.evaluate._rank_packing import largest_power_of_two
+    from _harness import Stopwatch
+
+    from nas import Study
     from nas.problem import Categorical, Problem
     from nas.search import RandomSearch
 
     workers = comm.Get_size() - 1
-    widths = [width for width in args.widths if width <= largest_power_of_two(workers)]
-    problem = Problem(
-        "mpi_bench_sleep",
-        _no_data,
-        "spaces.dense_skip:dense_skip_space",
-        space_kwargs={"input_shape": [4], "output_units": 2, "num_layers": 3},
-        hyperparameters={"num_ranks": Categorical(widths)},
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        objective="val_accuracy",
-        direction="max",
-    )
-    search = RandomSearch(problem.build_space().choices, problem.hyperparameters, seed=args.seed)
     num_evals = args.evals_per_worker * workers
     comm.Barrier()
+    stopwatch = Stopwatch()
     with (
         tempfile.TemporaryDirectory() as directory,
         MPIEvaluator("bench:sleep", comm, function=sleeping_evaluation) as evaluator,
     ):
-        driver = Driver(
-            problem, search, evaluator, Path(directory), num_evals, {}, seed=args.seed,
+        evaluator.trains = False  # the evaluations sleep: no data or model to check
+        widths = [width for width in args.widths if width <= evaluator.max_width]
+        problem = Problem(
+            "mpi_bench_sleep",
+            _no_data,
+            "spaces.dense_skip:dense_skip_space",
+            space_kwargs={"input_shape": [4], "output_units": 2, "num_layers": 3},
+            hyperparameters={"num_ranks": Categorical(widths)},
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            objective="val_accuracy",
+            direction="max",
+        )
+        study = Study(
+            problem,
+            Path(directory) / "run",
+            RandomSearch.for_problem(problem, seed=args.seed),
+            num_evals,
+            evaluator=evaluator,
+            seed=args.seed,
+            keep_models=0,
+            callbacks=[stopwatch],
             progress=False,
-        )  # fmt: skip
-        cpu, start_wall, start = time.process_time(), time.time(), time.perf_counter()
-        trials = driver.run()
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        )
+        trials = study.run().trials
+    elapsed, cpu, start_wall = stopwatch.wall, stopwatch.cpu, stopwatch.started_at
     spans = [
         (t.config.num_ranks, t.result.started_at, t.result.finished_at)
         for t in trials
@@ -327,35 +335,36 @@ def simulate_policy(
 ) -> tuple[float, float]:
     """The utilisation the placement policy reaches with no latency at all.
 
-    The same configs (widths and durations, in submission order) go through the same
-    ``RankPacker`` and the driver's submit-while-free loop on a simulated clock: what
-    the measured run loses beyond this is messaging, polling and the driver's own time;
-    what this loses is the policy's (ranks held for wide configs, fragments too narrow
-    for what waits) and the tail. Returns (whole run, before the last start).
+    The same configs (widths and durations, in submission order) go through the MPI
+    evaluator's placement policy and the driver's submit-while-free loop on a simulated
+    clock: the :class:`~nas.evaluate.SimulatedEvaluator` places by that policy, here
+    with no start-up time and each config's measured duration. What the measured run
+    loses beyond this is messaging, polling and the driver's own time; what this loses
+    is the policy's (ranks held for wide configs, fragments too narrow for what waits)
+    and the tail. Returns (whole run, before the last start).
     """
-    from nas.evaluate._rank_packing import RankPacker
+    from nas.evaluate import SimulatedEvaluator, SyntheticTraining
+    from nas.trial import Config
 
-    packer: RankPacker[int] = RankPacker(range(1, workers + 1))
-    clock, submitted, ending = 0.0, 0, []
-    spans: list[tuple[int, float, float]] = []
-    while submitted < len(widths) or ending:
-        while submitted < len(widths) and packer.num_free > 0:
-            packer.enqueue(submitted, widths[submitted])
+    class MeasuredDurations(SyntheticTraining):
+        """Config ``i`` (its arch_seq is ``(i,)``, one epoch) takes ``durations[i]``."""
+
+        def epoch_seconds(self, arch_seq: Any, width: int) -> float:
+            return durations[arch_seq[0]]
+
+    cluster = SimulatedEvaluator(workers, MeasuredDurations(startup_time=0.0))
+    submitted, starts = 0, []
+    while submitted < len(widths) or cluster.num_running:
+        for _ in range(min(cluster.num_free, len(widths) - submitted)):
+            hyperparameters = {"epochs": 1, "num_ranks": widths[submitted]}
+            cluster.submit(Config(submitted, (submitted,), hyperparameters, submitted))
             submitted += 1
-        for key, ranks in packer.place():
-            end = clock + durations[key]
-            heapq.heappush(ending, (end, key, ranks))
-            spans.append((len(ranks), clock, end))
-        clock, _, ranks = heapq.heappop(ending)
-        for rank in ranks:
-            packer.release(rank)
-    end = max(finish for _, _, finish in spans)
-    last_start = max(begin for _, begin, _ in spans)
-    busy = sum(width * (finish - begin) for width, begin, finish in spans)
-    before = sum(
-        width * max(0.0, min(finish, last_start) - begin) for width, begin, finish in spans
+        starts += [trial.result.started_at for trial in cluster.collect()]
+    last_start = max(starts)
+    return (
+        cluster.utilisation(),
+        cluster.busy_rank_seconds(last_start) / (workers * last_start),
     )
-    return busy / (workers * end), before / (workers * last_start)
 
 
 def _no_data() -> Any:

@@ -12,8 +12,9 @@ All in one run, with the same seeds (issue 5, "Checked by"):
   ``--max-rank-seconds`` over the ranks (390 simulated seconds at 4,096 ranks) so that
   ASHA's events stay affordable; no evaluation starts after ``T`` (the job's wall time)
   and time past ``T`` is not counted. Also what the real driver cost (wall and CPU) and
-  where its time went: journal, results.csv, architecture hashes, checkpoint
-  bookkeeping, scheduler and search, the simulation itself.
+  where its time went: the scheduler and search (the calls the driver makes to the
+  scheduler), the simulation itself (the evaluator's submit and collect), and the rest,
+  the driver's own (journal, results.csv, architecture hashes, checkpoint bookkeeping).
 * **(b) time to a target.** At ``--race-ranks`` ranks, for every seed, random search
   with full training, ASHA and RASDA: the simulated time at which an evaluation first
   reaches each target objective. The targets are the 99th, 99.5th, 99.9th and 99.95th
@@ -69,8 +70,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -78,16 +78,10 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from nas import Callback, Study  # noqa: E402
 from nas.driver import read_journal  # noqa: E402
-from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, Driver  # noqa: E402
-from nas.driver._journal import Journal  # noqa: E402
-from nas.driver._results_table import ResultsTable  # noqa: E402
-from nas.driver._run_search import _search, _settings  # noqa: E402
 from nas.evaluate import SimulatedEvaluator, SyntheticTraining  # noqa: E402
 from nas.problem import Categorical, Float, Int, Problem, load_problem  # noqa: E402
-from nas.schedule import FullTraining  # noqa: E402
-from nas.schedule._asha import ASHA  # noqa: E402
-from nas.schedule._successive_halving import SuccessiveHalving  # noqa: E402
 from nas.search import RandomSearch  # noqa: E402
 from nas.trial import Trial  # noqa: E402
 from problems.breast_cancer import _problem as breast_cancer_problem  # noqa: E402
@@ -151,55 +145,68 @@ TARGET_RASDA_SPEEDUP = 1.5  # over ASHA, at equal or better final objective
 # -- running the real driver on the simulated cluster ---------------------------------
 
 
-class Timers:
-    """Exclusive wall time spent in chosen methods (a callee's time is not its caller's)."""
+class TimedSimulatedEvaluator(SimulatedEvaluator):
+    """The simulated cluster, adding the wall time of its ``submit`` and ``collect``
+    (the simulation itself) to :attr:`simulation_seconds`."""
+
+    simulation_seconds = 0.0
+
+    def submit(self, config: Any) -> None:
+        start = time.perf_counter()
+        try:
+            super().submit(config)
+        finally:
+            self.simulation_seconds += time.perf_counter() - start
+
+    def collect(self, timeout: float | None = None) -> list[Trial]:
+        start = time.perf_counter()
+        try:
+            return super().collect(timeout)
+        finally:
+            self.simulation_seconds += time.perf_counter() - start
+
+
+class SchedulerTimer(Callback):
+    """A study's callback timing the calls the driver makes to the study's scheduler
+    (and, through it, to the search): its public methods, wrapped on that one object
+    once the study has made it."""
+
+    #: The scheduler's methods the driver calls.
+    CALLS = (
+        "ask",
+        "tell",
+        "running",
+        "live_checkpoints",
+        "released_checkpoints",
+        "notes",
+        "get_state",
+    )
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self._stack: list[list[float]] = []  # [start, time of timed callees]
+        self.seconds = 0.0
+        self._depth = 0  # a method calling another (through self) counts once
 
-    @contextmanager
-    def patched(self, targets: Sequence[tuple[type, str, str]]) -> Iterator[Timers]:
-        originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in targets]
-        try:
-            for owner, name, label in targets:
-                setattr(owner, name, self._timed(owner.__dict__[name], label))
-            yield self
-        finally:
-            for owner, name, original in originals:
-                setattr(owner, name, original)
+    def on_search_start(self, study: Study) -> None:
+        for name in self.CALLS:
+            setattr(study.scheduler, name, self._timed(getattr(study.scheduler, name)))
 
-    def _timed(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
-        @wraps(function)
+    def _timed(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(method)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            self._stack.append([time.perf_counter(), 0.0])
+            start = time.perf_counter()
+            self._depth += 1
             try:
-                return function(*args, **kwargs)
+                return method(*args, **kwargs)
             finally:
-                start, inner = self._stack.pop()
-                elapsed = time.perf_counter() - start
-                self.seconds[label] += elapsed - inner
-                if self._stack:
-                    self._stack[-1][1] += elapsed
+                self._depth -= 1
+                if not self._depth:
+                    self.seconds += time.perf_counter() - start
 
         return timed
 
 
-#: The methods whose time the breakdown reports.
-TIMED = [
-    (Journal, "_write", "journal"),
-    (ResultsTable, "append", "results.csv"),
-    (Driver, "_hash", "arch hash"),
-    (Driver, "_release_checkpoints", "checkpoints"),
-    (SimulatedEvaluator, "submit", "simulation"),
-    (SimulatedEvaluator, "collect", "simulation"),
-    *[
-        (owner, name, "scheduler")
-        for owner in (FullTraining, ASHA, SuccessiveHalving)
-        for name in ("ask", "tell", "live_checkpoints")
-        if name in owner.__dict__
-    ],
-]
+#: Where the driver's wall time goes: the parts measured, then the rest (the driver's).
+BREAKDOWN = ("scheduler", "simulation", "driver")
 
 
 @dataclass
@@ -210,7 +217,7 @@ class Run:
     ranks: int
     seed: int
     trials: list[Trial]
-    evaluator: SimulatedEvaluator
+    evaluator: TimedSimulatedEvaluator
     wall: float
     cpu: float
     breakdown: dict[str, float]
@@ -248,9 +255,10 @@ def simulate(
     max_evals: int = 10**7,
     *,
     spec: tuple[str, str, dict[str, Any]] | None = None,
-    evaluator: SimulatedEvaluator | None = None,
+    evaluator: TimedSimulatedEvaluator | None = None,
 ) -> Run:
-    """Run ``method`` through the real ``run_search`` plumbing on a simulated cluster.
+    """Run ``method`` as a :class:`nas.Study` (random search, by name, as ``nas-search``
+    makes it) on a simulated cluster.
 
     ``spec`` (problem, scheduler, its parameters) replaces ``METHODS[method]``, and
     ``evaluator`` the evaluator made here (``horizon`` is then its business).
@@ -260,33 +268,32 @@ def simulate(
         parameters = make_parameters(ranks)
     else:
         reference, scheduler, parameters = spec
-    settings = _settings(
-        {
-            "problem": reference,
-            "search": "random",
-            "max_evals": max_evals,
-            "num_workers": ranks,
-            "evaluator": "simulated",
-            "seed": seed,
-            "timeout": None,
-            "eval_timeout": None,
-            "search_kwargs": None,
-            "scheduler": scheduler,
-            "scheduler_kwargs": parameters,
-            "keep_models": 0,
-            "stop_grace": 0.0,
-            "max_consecutive_failures": DEFAULT_MAX_CONSECUTIVE_FAILURES,
-        }
-    )
     if evaluator is None:
-        evaluator = SimulatedEvaluator.for_problem(load_problem(reference), ranks, horizon=horizon)
-    timers = Timers()
-    with tempfile.TemporaryDirectory() as folder, timers.patched(TIMED):
+        evaluator = TimedSimulatedEvaluator.for_problem(
+            load_problem(reference), ranks, horizon=horizon
+        )
+    scheduler_timer = SchedulerTimer()
+    with tempfile.TemporaryDirectory() as folder:
+        study = Study(
+            reference,
+            Path(folder) / "run",
+            "random",
+            max_evals,
+            scheduler=scheduler,
+            scheduler_options=parameters,
+            evaluator=evaluator,
+            num_workers=ranks,
+            seed=seed,
+            keep_models=0,
+            stop_grace=0.0,
+            callbacks=[scheduler_timer],
+            progress=False,
+        )
         wall, cpu = time.perf_counter(), time.process_time()
-        results = _search(settings, Path(folder) / "run", False, lambda: evaluator, False)
+        results = study.run()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    breakdown = dict(timers.seconds)
-    breakdown["rest"] = wall - sum(breakdown.values())
+    breakdown = {"scheduler": scheduler_timer.seconds, "simulation": evaluator.simulation_seconds}
+    breakdown["driver"] = wall - sum(breakdown.values())
     return Run(method, ranks, seed, results.trials, evaluator, wall, cpu, breakdown)
 
 
@@ -332,15 +339,18 @@ def measure_utilisation(args: argparse.Namespace) -> list[Run]:
             f"\nASHA at {widest[0].ranks} ranks: {value:.2%} "
             f"(target >= {TARGET_UTILISATION:.0%}: {verdict})"
         )
-    print("\nWhat the real driver cost, and where its wall time went (exclusive shares):")
-    labels = ["journal", "results.csv", "arch hash", "checkpoints", "scheduler", "simulation"]
+    print(
+        "\nWhat the real driver cost, and where its wall time went (shares: the calls to the"
+        "\nscheduler and search, the simulation's submit and collect, and the rest, the"
+        "\ndriver's own: journal, results.csv, architecture hashes, checkpoint bookkeeping):"
+    )
     header = (
         f"{'ranks':>6} | {'run':<24} | {'evals':>6} | {'wall s':>6} | {'CPU s':>6} | "
-        f"{'CPU ms/eval':>11} | " + " | ".join(f"{x:>11}" for x in [*labels, "rest"])
+        f"{'CPU ms/eval':>11} | " + " | ".join(f"{x:>11}" for x in BREAKDOWN)
     )
     print(header + "\n" + "-" * len(header))
     for run in runs:
-        shares = [run.breakdown.get(x, 0.0) / run.wall for x in [*labels, "rest"]]
+        shares = [run.breakdown.get(x, 0.0) / run.wall for x in BREAKDOWN]
         print(
             f"{run.ranks:>6} | {run.method:<24} | {len(run.trials):>6} | {run.wall:>6.1f} | "
             f"{run.cpu:>6.1f} | {1000 * run.cpu / max(1, len(run.trials)):>11.2f} | "
@@ -397,7 +407,7 @@ def race_methods(max_epochs: int) -> dict[str, tuple[str, str, dict[str, Any]]]:
     }
 
 
-class RaceEvaluator(SimulatedEvaluator):
+class RaceEvaluator(TimedSimulatedEvaluator):
     """A simulated cluster that stops starting evaluations once one reaches ``stop_at``
     (no sooner than ``not_before`` simulated seconds): the prefix of the run is the
     same as without the stop, which only saves the simulation's time."""
@@ -564,7 +574,7 @@ def measure_fixed_set(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             for method in ("ASHA", "RASDA"):
                 reference, scheduler, rungs = methods[method]
-                evaluator = SimulatedEvaluator.for_problem(
+                evaluator = TimedSimulatedEvaluator.for_problem(
                     load_problem(reference), args.race_ranks, critical_batch_size=critical_batch
                 )
                 budget = 20 * n  # far more segments than n configurations can take

@@ -32,6 +32,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+from _harness import format_table  # noqa: E402
 
 from spaces.dense_skip import DEFAULT_ACTIVATIONS, DEFAULT_UNITS, dense_skip_space  # noqa: E402
 
@@ -88,7 +89,11 @@ def build_plain(
                     )(tensor)
                 projected.append(tensor)
             added = keras.layers.Add(name=f"merge{index}")(projected)
-            merged = keras.layers.Activation("relu", name=f"merge{index}_activation")(added)
+            # As the space builds it: relu as LeakyReLU(0), which TensorFlow's oneDNN rewrite
+            # of Add + Relu does not trip over (same values and gradients).
+            merged = keras.layers.LeakyReLU(negative_slope=0.0, name=f"merge{index}_activation")(
+                added
+            )
         anchors.append(merged)
         previous = merged
     if next(decisions, None) is not None:
@@ -170,17 +175,6 @@ def percentiles_ms(values: np.ndarray) -> str:
     return f"{p50:.1f} [{p10:.1f}, {p90:.1f}]"
 
 
-def format_table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain text table, numbers right-aligned."""
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        " | ".join(cell.ljust(width) for cell, width in zip(header, widths)),
-        "-|-".join("-" * width for width in widths),
-    ]
-    lines += [" | ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=30, help="arch_seqs per depth")
@@ -228,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
         )
         print(f"depth {depth}: done", file=sys.stderr, flush=True)
-    print(format_table(rows, header))
+    print(format_table(header, rows, header_align="<"))
     print(
         "overhead = median(space.build) / median(plain Keras) - 1; "
         "paired = median over samples of space.build / plain Keras - 1"

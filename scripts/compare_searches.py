@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _harness import format_table
 
-from nas.driver import SEARCHES, run_search
+from nas import run_search
+from nas.search import SEARCHES
 
 #: Small budgets need small populations, or evolution is random search until P results.
 EVOLUTION_KWARGS = {"population_size": 8, "sample_size": 3}
@@ -77,10 +79,8 @@ def main() -> None:
                 f"{minutes[search]:.1f}",
             ]
         )
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     print(f"\n{args.problem}, {args.max_evals} evaluations per search, {args.workers} workers")
-    for row in [header, *rows]:
-        print(" | ".join(str(cell).rjust(width) for cell, width in zip(row, widths)))
+    print(format_table(header, rows, separator=False))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,11 +63,13 @@ def run_ranks(
     timeout: float,
     check: bool = True,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``mpirun --oversubscribe -np RANKS COMMAND...``; with ``check``, fail on error.
 
     ``command`` usually starts with ``sys.executable``. The output is captured and
-    shown in full when the run fails, since a failing rank's traceback is in it.
+    shown in full when the run fails, since a failing rank's traceback is in it. The
+    ranks start in ``cwd`` (default: this process's working folder).
     """
     mpirun = shutil.which("mpirun")
     assert mpirun is not None, "no mpirun on PATH (run scripts/setup.sh)"
@@ -74,6 +77,7 @@ def run_ranks(
     done = subprocess.run(
         full,
         env={**rank_env(), **(env or {})},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -94,14 +98,101 @@ def nas_search_on_ranks(
     *arguments: str | Path,
     timeout: float = 600,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``mpirun -np RANKS nas-search --evaluator mpi --out OUT --no-progress ARGUMENTS``,
     which must succeed (see :func:`run_ranks`)."""
     command = [NAS_SEARCH, "--evaluator", "mpi", "--out", out, "--no-progress", *arguments]
-    return run_ranks(ranks, command, timeout=timeout, env=env)
+    return run_ranks(ranks, command, timeout=timeout, env=env, cwd=cwd)
+
+
+#: TensorFlow's C++ logging: absl's ``E0000 00:00:1796198825.43 8488 file.cc:135]``, the
+#: older ``2025-09-17 14:44:05.157831: I file.cc:32]``, or absl's notice before them.
+_TENSORFLOW_LINE = re.compile(
+    r"([IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\]"
+    r"|WARNING: All log messages before absl::InitializeLog\(\))"
+)
+
+
+def tensorflow_log_lines(output: str) -> list[str]:
+    """The lines of TensorFlow's C++ logging in a program's ``output`` (also one glued to
+    the end of another line, as after a progress bar's frame)."""
+    return [line for line in output.splitlines() if _TENSORFLOW_LINE.search(line)]
+
+
+def user_environment() -> dict[str, str]:
+    """This environment as a user's shell has it: no TensorFlow log level set, and no
+    PYTHONPATH, so that only what nas itself does decides what is imported and shown."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")
+    }
 
 
 @pytest.fixture
 def mpirun() -> Callable[..., subprocess.CompletedProcess[str]]:
     """:func:`run_ranks`, for tests that start real MPI ranks (mark them ``mpi``)."""
     return run_ranks
+
+
+# -- searches to load (tests/results): run for real on the simulated evaluator --------
+
+#: A maximised objective (val_accuracy), ASHA's decisions on three ranks.
+RESULTS_PROBLEM = "problems.breast_cancer:problem"
+RESULTS_ASHA = {"min_epochs": 1, "max_epochs": 9, "reduction_factor": 3}
+RESULTS_MAX_EVALS = 12
+
+
+def _simulated_search(problem: str, out: Path, max_evals: int = RESULTS_MAX_EVALS, resume=False):
+    from nas import run_search
+
+    return run_search(
+        problem,
+        out,
+        "random",
+        max_evals,
+        evaluator="simulated",
+        num_workers=3,
+        seed=4,
+        scheduler="asha",
+        scheduler_kwargs=RESULTS_ASHA,
+        keep_models=0,
+        resume=resume,
+        progress=False,
+    )
+
+
+@pytest.fixture
+def simulated_search():
+    """``simulated_search(problem, out, max_evals=12, resume=False)``: an ASHA search on
+    three simulated ranks, as a user would run it (trials finish out of trial order, as
+    on any parallel evaluator)."""
+    return _simulated_search
+
+
+@pytest.fixture(scope="session")
+def finished_search(tmp_path_factory) -> Path:
+    """The folder of a finished ASHA search of :data:`RESULTS_MAX_EVALS` trials on
+    :data:`RESULTS_PROBLEM` (do not write to it: tests share it)."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    _simulated_search(RESULTS_PROBLEM, out)
+    return out
+
+
+@pytest.fixture
+def running_snapshot(finished_search, tmp_path):
+    """``snapshot(lines, torn="")``: the search folder as a reader sees it while the
+    search runs: the journal is append-only, so what was written after any moment is
+    the end of the finished one; ``torn`` is half a line being written."""
+
+    def snapshot(lines: int, torn: str = "") -> Path:
+        out = tmp_path / f"at_{lines}{'_torn' if torn else ''}"
+        out.mkdir()
+        shutil.copy(finished_search / "settings.json", out)
+        journal = (finished_search / "journal.jsonl").read_text().splitlines(keepends=True)
+        (out / "journal.jsonl").write_text("".join(journal[:lines]) + torn)
+        return out
+
+    return snapshot

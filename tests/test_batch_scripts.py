@@ -277,7 +277,7 @@ def test_pbs_command_starts_a_new_search(tmp_path: Path) -> None:
 def test_pbs_resumes_and_falls_back_to_the_walltime_variable(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / "settings.json").write_text("{}")
+    (out / "settings.json").write_text(json.dumps({"problem": "problems.digits:problem"}))
     args = parse_search(pbs(tmp_path, None, NAS_WALLTIME="01:30:00", NAS_SAFETY_MARGIN="600"))
     assert args.resume == out and args.problem is None
     assert 5400 - 600 - seconds_the_script_ran() <= args.timeout <= 5400 - 600

@@ -15,6 +15,7 @@ from nas.cli._base import Command, UsageError, run_command
 from nas.cli._export import ExportCommand, export_main
 from nas.cli._plot import PlotCommand, plot_main
 from nas.cli._search import SearchCommand, search_main
+from nas.cli._status import StatusCommand, status_main
 from nas.cli._train import TrainCommand, train_main
 
 #: The commands, by the name of their program.
@@ -22,6 +23,7 @@ COMMANDS: dict[str, type[Command]] = {
     ExportCommand.name: ExportCommand,
     PlotCommand.name: PlotCommand,
     SearchCommand.name: SearchCommand,
+    StatusCommand.name: StatusCommand,
     TrainCommand.name: TrainCommand,
 }
 
@@ -31,11 +33,13 @@ __all__ = [
     "ExportCommand",
     "PlotCommand",
     "SearchCommand",
+    "StatusCommand",
     "TrainCommand",
     "UsageError",
     "export_main",
     "plot_main",
     "run_command",
     "search_main",
+    "status_main",
     "train_main",
 ]

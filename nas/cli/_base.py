@@ -7,6 +7,11 @@ A command is a small class with ``add_arguments(parser)`` and ``run(args) -> int
   saying why; 2: a bad flag or value, with one line naming it.
 
 Tracebacks are printed only with ``--debug``, which also shows the ``nas`` debug logs.
+Commands that train or load models also take ``--tf-logs``: TensorFlow's C++ logs are
+hidden otherwise (see :func:`nas._imports.quiet_tensorflow_logs`).
+
+The working folder goes first on the import path, as with ``python -m``, so that
+``--problem wine:problem`` finds the ``wine.py`` beside the user.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from typing import Any, ClassVar, NoReturn
+
+from nas._imports import quiet_tensorflow_logs
 
 
 class UsageError(Exception):
@@ -50,6 +58,8 @@ class Command:
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Whether the command trains or loads models, and so takes ``--tf-logs``.
+    uses_tensorflow: ClassVar[bool] = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Declare the command's flags on ``parser``."""
@@ -63,17 +73,28 @@ class Command:
 def run_command(command: Command, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run ``command`` and return its status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    _import_from_working_folder()
     parser = _Parser(
         prog=command.name,
         description=command.description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="print tracebacks and nas debug logs")
+    if command.uses_tensorflow:
+        parser.add_argument(
+            "--tf-logs",
+            action="store_true",
+            help="show TensorFlow's C++ logs (start-up banners, graph optimiser errors) in "
+            "this process and the workers or ranks it starts: TF_CPP_MIN_LOG_LEVEL=0; "
+            "without it the level is 2 (errors only) unless the environment sets one",
+        )
     command.add_arguments(parser)
     # Known before parsing, so that a parsing error can be debugged too.
     debug = "--debug" in argv
     try:
         args = parser.parse_args(argv)
+        # Before any TensorFlow import, here and in the workers, which inherit it.
+        quiet_tensorflow_logs(show=getattr(args, "tf_logs", False))
         if debug:
             _show_debug_logs()
         return command.run(args)
@@ -88,6 +109,18 @@ def run_command(command: Command, argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         _report(command.name, error, debug)
         return 1
+
+
+def _import_from_working_folder() -> None:
+    """Put the working folder first on the import path, as ``python -m`` does.
+
+    A console script's import path starts with the script's own folder (the
+    environment's ``bin``), not the working folder. Worker processes, spawned, inherit
+    the path; MPI ranks run the command themselves.
+    """
+    folder = os.getcwd()
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def _report(name: str, error: Exception, debug: bool, hint: str = "") -> None:

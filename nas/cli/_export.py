@@ -20,6 +20,7 @@ class ExportCommand(Command):
     """Export the best architectures of a search as Keras models and SavedModels."""
 
     name = "nas-export"
+    uses_tensorflow = True
     description = (
         "For the K best evaluations of a search, write model.keras, a TensorFlow "
         "SavedModel, architecture.json and architecture.png, from the trained models the "

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+import shlex
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +31,15 @@ from nas.cli._base import (
     positive_int,
     run_command,
 )
-from nas.driver import EVALUATORS, SEARCHES, SearchResults, run_search
+from nas.driver import SearchResults, recorded_settings, run_search
 from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_STOP_GRACE
+from nas.evaluate import EVALUATORS
+from nas.problem import Problem
 from nas.schedule import SCHEDULERS
+from nas.search import SEARCHES
 from nas.search._grid import SUBSETS
+from nas.train import Status
+from nas.trial import Trial
 
 #: Defaults of the flags whose absence must be told apart (a resume keeps its settings).
 _DEFAULTS: dict[str, Any] = {
@@ -53,6 +61,7 @@ class SearchCommand(Command):
     """Search a problem's space and hyperparameters, writing the results to a folder."""
 
     name = "nas-search"
+    uses_tensorflow = True
     description = (
         "Search the architectures and hyperparameters of a problem. Writes an append-only "
         "journal, results.csv and settings.json to --out; a killed search continues with "
@@ -66,11 +75,24 @@ class SearchCommand(Command):
         parser.add_argument(
             "--resume", type=Path, metavar="DIR", help="continue the search recorded in DIR"
         )
-        parser.add_argument("--search", choices=sorted(SEARCHES), help="default: regevo")
+        parser.add_argument(
+            "--search",
+            help=f"one of {', '.join(sorted(SEARCHES))} (default: regevo), or your own "
+            "search class as 'module:Class'",
+        )
+        parser.add_argument(
+            "--search-option",
+            dest="search_options",
+            type=_option,
+            action="append",
+            metavar="NAME=VALUE",
+            help="a parameter of the search, repeatable (e.g. --search-option kappa=1.96); "
+            "VALUE is read as JSON when it can be (numbers, lists, true), else as text",
+        )
         parser.add_argument("--max-evals", type=positive_int, help="evaluations (default 100)")
         parser.add_argument(
             "--evaluator",
-            choices=EVALUATORS,
+            choices=sorted(EVALUATORS),
             help="process: a pool of worker processes (default); serial: in this process; "
             "mpi: under mpirun, rank 0 drives and the other ranks train; simulated: no "
             "training, synthetic learning curves on --workers simulated ranks with a "
@@ -119,6 +141,15 @@ class SearchCommand(Command):
             help="what trains next and for how long, over the search (default none: "
             "each proposal trains fully)",
         )
+        parser.add_argument(
+            "--scheduler-option",
+            dest="scheduler_options",
+            type=_option,
+            action="append",
+            metavar="NAME=VALUE",
+            help="a parameter of the scheduler, repeatable (e.g. --scheduler-option "
+            "reduction_factor=4), as --search-option",
+        )
         self._add_scheduler_arguments(parser)
         parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
         parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
@@ -147,7 +178,9 @@ class SearchCommand(Command):
             help="keep the trained models of the K best evaluations for nas-export (3)",
         )
         parser.add_argument("--top", type=positive_int, default=5, help="best trials shown")
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--no-progress", action="store_true", help="no progress bar or progress lines"
+        )
 
     @staticmethod
     def _add_scheduler_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,14 +207,10 @@ class SearchCommand(Command):
         results = run_search(**settings, progress=not args.no_progress)
         if results is None:  # a worker rank of the MPI evaluator
             return 0
-        _print_summary(results, args.top)
-        if results.stop_reason is not None:
-            print(f"stopped early: {results.stop_reason}")
-            unfinished = f"; {results.num_unfinished} unfinished evaluation(s) will re-run"
-            print(
-                f"continue with: nas-search --resume {results.directory}"
-                f"{unfinished if results.num_unfinished else ''}"
-            )
+        _print_summary(results, args.top, settings)
+        if results.trials and not any(trial.result.ok for trial in results.trials):
+            print(f"every evaluation failed; the most common error: {_most_common_error(results)}")
+            return 1
         return 1 if results.gave_up else 0
 
 
@@ -194,12 +223,25 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name) is not None
     }
     search_kwargs.update(_grid_kwargs(args))
+    search_kwargs.update(args.search_options or [])
+    if args.search is not None and args.search not in SEARCHES and ":" not in args.search:
+        raise UsageError(
+            f"--search {args.search!r}: expected one of {sorted(SEARCHES)} or 'module:Class'"
+        )
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a file: give a folder for the search's results")
     if args.resume is not None:
         if args.out is not None and args.out != args.resume:
             raise UsageError("give either --out (a new search) or --resume DIR, not both")
         recorded = _recorded_settings(args.resume)
         if args.problem is not None:
             recorded["problem"] = args.problem
+        elif recorded.get("problem") is None:
+            raise UsageError(
+                f"{args.resume} was searched from Python with a Problem object, which the "
+                "command line cannot import: give --problem module:attribute (or resume it "
+                "from Python with Study(..., if_exists='resume'))"
+            )
         # Flags given again on resume must match the recorded ones; absent ones are kept.
         recorded["search_kwargs"] = {**recorded.get("search_kwargs", {}), **search_kwargs}
         recorded["scheduler_kwargs"] = {
@@ -323,7 +365,25 @@ def _scheduler_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             for prefix in _PREFIXES:
                 name = name.removeprefix(prefix)
             kwargs[name] = value
+    kwargs.update(args.scheduler_options or [])
     return kwargs
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """argparse type of ``--search-option``: ``NAME=VALUE``, VALUE as JSON if it parses."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. kappa=1.96), got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+def _most_common_error(results: SearchResults) -> str:
+    errors = Counter(trial.result.error for trial in results.trials if not trial.result.ok)
+    error, count = errors.most_common(1)[0]
+    return f"{error} ({count} of {len(results.trials)})"
 
 
 #: The grid's flags and their argparse names.
@@ -365,24 +425,99 @@ def _read_architectures(path: Path) -> list[Any]:
 
 
 def _recorded_settings(directory: Path) -> dict[str, Any]:
-    path = directory / "settings.json"
-    if not path.exists():
-        raise UsageError(f"{directory} holds no search to resume ({path.name} is missing)")
-    return dict(json.loads(path.read_text()))
+    settings = recorded_settings(directory)
+    if settings is None:
+        raise UsageError(f"{directory} holds no search to resume (no settings.json or journal)")
+    return settings
 
 
-def _print_summary(results: SearchResults, top: int) -> None:
+def _print_summary(results: SearchResults, top: int, settings: Mapping[str, Any]) -> None:
+    """What the search found: counts, the best trials, and the commands to run next."""
     trials = results.trials
-    failed = sum(not trial.result.ok for trial in trials)
-    print(f"{len(trials)} evaluations ({failed} failed), written to {results.directory}")
+    invalid = sum(trial.result.status is Status.INVALID for trial in trials)
+    failed = sum(not trial.result.ok for trial in trials) - invalid
+    counts = f"{failed} failed" + (f", {invalid} invalid" if invalid else "")
+    print(
+        f"{len(trials)} evaluations ({counts}), {results.num_distinct} distinct "
+        f"configurations, written to {results.directory}"
+    )
+    if results.exhausted:
+        print("the search evaluated every configuration of the space")
     best = results.best(top)
-    if not best:
+    if best:
+        problem = results.problem
+        print(f"\nbest {len(best)} by {problem.objective} ({problem.direction}imised):")
+        for line in _best_table(best, results.problem):
+            print(f"  {line}")
+    else:
         print("no evaluation succeeded")
-        return
-    print(f"best {results.problem.objective} ({results.problem.direction}imise):")
-    for trial in best:
-        arch_seq = json.dumps(list(trial.config.arch_seq))
-        print(f"  trial {trial.config.trial_id:>5}  {trial.result.objective:.4f}  {arch_seq}")
+    # Evaluations running at a timeout may have completed the budget in the grace period.
+    if results.stop_reason is not None and len(trials) < settings["max_evals"]:
+        print(f"\nstopped early: {results.stop_reason}")
+    commands = _next_commands(results, settings, num_best=len(best))
+    width = max(len(command) for command, _ in commands)
+    print("\nnext:")
+    for command, why in commands:
+        print(f"  {command:<{width}}  # {why}")
+
+
+def _best_table(best: Sequence[Trial], problem: Problem) -> list[str]:
+    """The best trials as aligned rows: objective, searched hyperparameters, arch_seq."""
+    names = problem.hyperparameters.searched_names
+    header = ["trial", problem.objective, *names, "arch_seq"]
+    rows = [
+        [
+            str(trial.config.trial_id),
+            _cell(trial.result.objective),
+            *(_cell(trial.config.hyperparameters.get(name)) for name in names),
+            json.dumps(list(trial.config.arch_seq)),
+        ]
+        for trial in best
+    ]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _next_commands(
+    results: SearchResults, settings: Mapping[str, Any], num_best: int
+) -> list[tuple[str, str]]:
+    """``(command, why)`` for what to run next, with the search's actual folder."""
+    folder = shlex.quote(str(results.directory))
+    commands = [(f"nas-plot {folder}", "objective and worker utilisation plots")]
+    if num_best:
+        kept = min(num_best, int(settings.get("keep_models") or 0))
+        if kept:
+            export = f"nas-export {folder} --top {kept}"
+            commands.append((export, "the best models, ready to use"))
+        else:  # no model was kept: they are trained again
+            export = f"nas-export {folder} --top {num_best} --retrain"
+            commands.append((export, "train the best architectures again and export them"))
+    resume = f"{_launcher(settings)}nas-search --resume {folder}"
+    if results.stop_reason is not None and len(results.trials) < int(settings["max_evals"]):
+        unfinished = results.num_unfinished
+        why = f"continue; {unfinished} unfinished evaluation(s) run again" if unfinished else ""
+        commands.append((resume, why or "continue"))
+    elif len(results.trials) >= int(settings.get("max_evals") or 0):
+        # Not when the search ended by itself below its budget (a grid ran out).
+        more = 2 * len(results.trials)
+        commands.append((f"{resume} --max-evals {more}", "continue, to a larger budget"))
+    return commands
+
+
+def _launcher(settings: Mapping[str, Any]) -> str:
+    """``mpirun -np N `` for a search of the MPI evaluator, whose resume needs it too."""
+    if settings.get("evaluator") != "mpi":
+        return ""
+    mpi = sys.modules.get("mpi4py.MPI")  # imported by the evaluator on this rank
+    ranks = mpi.COMM_WORLD.Get_size() if mpi is not None else "N"
+    return f"mpirun -np {ranks} "
 
 
 def search_main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,7 @@ class TrainCommand(Command):
     """Train one architecture of a problem, print its learning curve and objective."""
 
     name = "nas-train"
+    uses_tensorflow = True
     description = (
         "Train one architecture of a problem and print its parameter count, learning "
         "curve and objective.\n\nexample: nas-train --problem problems.digits:problem "

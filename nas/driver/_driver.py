@@ -11,21 +11,21 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from nas.driver._journal import Journal, JournalState
 from nas.driver._model_keeper import ModelKeeper
+from nas.driver._progress import Progress
 from nas.driver._results_table import ResultsTable
 from nas.driver._stop import StopSignals
-from nas.evaluate import Evaluator
+from nas.evaluate import Evaluator, unreported_result
 from nas.problem import Problem
 from nas.schedule import FullTraining, Job, Scheduler, Segment
 from nas.search import Observation, Search
 from nas.space import SearchSpace
+from nas.train import Status
 from nas.trial import Config, Trial, trial_seed
 
 logger = logging.getLogger("nas.driver")
@@ -57,12 +57,15 @@ class Driver:
         history: what the journal already holds (on resume).
         keep_models: how many of the best trained models to keep in ``directory/models``
             (the evaluator must save them there).
-        progress: show a progress bar.
+        progress: show the progress on stderr: a bar on a terminal, else a line now
+            and then (see :class:`~nas.driver._progress.Progress`).
         stop_grace: seconds to wait for running evaluations once the search stops early
             (timeout, SIGINT/SIGTERM, too many failures); what is still running then is
             re-run by ``--resume``.
         max_consecutive_failures: stop after this many failed evaluations in a row (a
             problem that cannot train should not burn the budget); 0 never stops.
+        callbacks: called with each finished trial once the journal and results.csv
+            hold it.
 
     Attributes:
         stop_reason: why :meth:`run` returned before the budget, None if it did not.
@@ -85,8 +88,10 @@ class Driver:
         progress: bool = True,
         stop_grace: float = DEFAULT_STOP_GRACE,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        callbacks: Sequence[Callable[[Trial], Any]] = (),
     ) -> None:
         self.problem = problem
+        self.callbacks = list(callbacks)
         self.space: SearchSpace = problem.build_space()
         self.scheduler = search if isinstance(search, Scheduler) else FullTraining(search)
         self.evaluator = evaluator
@@ -125,10 +130,11 @@ class Driver:
         self._delete_unused(list(self._saved_checkpoints))
         self.journal = Journal(directory)
         self.journal.start(settings)
-        self.table = ResultsTable(directory, problem.hyperparameters.names)
         # A note lost to a kill right after its finish is made again by the scheduler,
         # which was told the journal's trials again.
-        self.table.append(
+        self.table = ResultsTable(
+            directory,
+            problem.hyperparameters.names,
             self.trials,
             [self._hash(t) for t in self.trials],
             [history.notes.get(t.config.trial_id) or self._notes(t) for t in self.trials],
@@ -147,19 +153,13 @@ class Driver:
         ready for ``--resume``: evaluations that had not finished are re-run then.
         """
         deadline = math.inf if self.timeout is None else time.monotonic() + self.timeout
-        bar = tqdm(
-            total=self.max_evals,
-            initial=len(self.trials),
-            disable=not self._progress,
-            unit="eval",
-            dynamic_ncols=True,
-        )
+        bar = Progress(self.max_evals, len(self.trials), enabled=self._progress)
         try:
             with StopSignals() as signals:
                 while len(self.trials) < self.max_evals:
                     self.stop_reason = self._reason_to_stop(deadline, signals)
-                    if self.stop_reason is None:
-                        self._fill_free_workers()
+                    if self.stop_reason is None and self._fill_free_workers(bar):
+                        continue  # some could not be built: recorded, ask again at once
                     if self.evaluator.num_running == 0:
                         break
                     if self.stop_reason is not None:
@@ -195,7 +195,7 @@ class Driver:
             )
         return None
 
-    def _finish_running(self, signals: StopSignals, bar: tqdm) -> None:
+    def _finish_running(self, signals: StopSignals, bar: Progress) -> None:
         """Wait up to ``stop_grace`` seconds for running evaluations; a signal (a second
         one, if a signal was the reason to stop) ends the wait at once."""
         signals_to_end_wait = 2 if signals.count else 1
@@ -212,19 +212,37 @@ class Driver:
                 break
             self._record(self.evaluator.collect(timeout=min(_POLL, left)), bar)
 
-    def _fill_free_workers(self) -> None:
+    def _fill_free_workers(self, bar: Progress | None = None) -> int:
+        """Submit configs to the free workers; how many were recorded as invalid."""
         room = self.max_evals - len(self.trials) - self.evaluator.num_running
         free = min(self.evaluator.num_free, room)
         if free <= 0:
-            return
+            return 0
         configs = [self._pending.pop(0) for _ in range(min(free, len(self._pending)))]
         if len(configs) < free:
             # One ask for all free workers, so that model-based searches can spread them.
             configs += [self._config(job) for job in self.scheduler.ask(free - len(configs))]
+        if not configs:
+            return 0
         self.journal.submit(configs, self.scheduler.get_state())
+        invalid = []
         for config in configs:
+            reason = self._why_invalid(config)
+            if reason is not None:  # cannot be built: recorded, never sent to a worker
+                invalid.append(invalid_trial(config, reason))
+                continue
             self.evaluator.submit(config)
             self._hold(config)
+        self._record(invalid, bar)
+        return len(invalid)
+
+    def _why_invalid(self, config: Config) -> str | None:
+        """Why ``config``'s architecture cannot be built, from the space alone; a
+        malformed arch_seq (a search's bug) is recorded the same way, with its error."""
+        try:
+            return self.space.why_invalid(config.arch_seq)
+        except ValueError as error:
+            return f"{type(error).__name__}: {error}"
 
     def _config(self, job: Job) -> Config:
         """The config that runs ``job``: a new trial id, its seed and checkpoint paths."""
@@ -306,7 +324,7 @@ class Driver:
                 self._checkpoint(trial_id).unlink(missing_ok=True)
                 self._saved_checkpoints.discard(trial_id)
 
-    def _record(self, finished: Sequence[Trial], bar: tqdm | None = None) -> None:
+    def _record(self, finished: Sequence[Trial], bar: Progress | None = None) -> None:
         if not finished:
             return
         for trial in finished:
@@ -330,9 +348,11 @@ class Driver:
                 self.journal.note(trial.config.trial_id, note)
         self.table.append(finished, [self._hash(trial) for trial in finished], notes)
         self._release_checkpoints(finished)
+        for trial in finished:
+            for callback in self.callbacks:
+                callback(trial)
         if bar is not None:
-            bar.update(len(finished))
-            bar.set_postfix_str(self._summary(), refresh=False)
+            bar.update(len(finished), self._summary())
 
     def _account(self, observations: Sequence[Observation]) -> None:
         """Running totals for the progress display (kept incrementally: 10,000s of trials)."""
@@ -356,7 +376,14 @@ class Driver:
         if self._best_score is not None:  # scores are maximised: undo the sign for "min"
             value = self._best_score if self.problem.direction == "max" else -self._best_score
             best = f"{value:.4g}"
-        return f"best {self.problem.objective}={best} failed={self._num_failed}"
+        return f"best {self.problem.objective} {best}, {self._num_failed} failed"
+
+
+def invalid_trial(config: Config, reason: str) -> Trial:
+    """The record of a config whose architecture cannot be built (see Status.INVALID)."""
+    now = time.time()
+    result = unreported_result(config, now, Status.INVALID, reason, stage=None)
+    return Trial(config, result, "not run", now)
 
 
 def observation(trial: Trial, problem: Problem) -> Observation:

@@ -41,6 +41,16 @@ class JournalState:
     num_sessions: int = 0
     #: What the scheduler decided about finished trials, by trial id (``note`` events).
     notes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The settings of the latest session (a resume may change ``max_evals``, ...).
+    latest_settings: dict[str, Any] | None = None
+    #: When events were written, in the driver's unix time (evaluators may keep their
+    #: own clock: the simulated one does): each session's start, and each trial's
+    #: latest submission and its finish, by trial id.
+    session_starts: list[float] = field(default_factory=list)
+    submit_times: dict[int, float] = field(default_factory=dict)
+    finish_times: dict[int, float] = field(default_factory=dict)
+    #: Finish records of a trial already finished, ignored.
+    num_duplicates: int = 0
 
     @property
     def unfinished(self) -> list[Config]:
@@ -96,7 +106,9 @@ def read_journal(directory: Path) -> JournalState:
     # Every record is written with its newline in one write: a last line without one
     # was cut by a kill, even if what is there happens to parse.
     if lines[-1]:
-        logger.warning("%s: dropped a torn last line (the search was killed)", path)
+        logger.warning(
+            "%s: dropped a torn last line (the search was killed, or is writing it)", path
+        )
     for number, line in enumerate(lines[:-1], start=1):
         try:
             record = json.loads(line)
@@ -105,6 +117,13 @@ def read_journal(directory: Path) -> JournalState:
                 f"{path}:{number} is not valid JSON; the journal is damaged"
             ) from None
         _apply(state, record)
+    if state.num_duplicates:
+        logger.warning(
+            "%s: ignored %d repeated finish record(s), keeping each trial's first (two "
+            "drivers ran on the folder at once)",
+            path,
+            state.num_duplicates,
+        )
     return state
 
 
@@ -123,17 +142,28 @@ def _cut_torn_tail(path: Path) -> None:
 
 def _apply(state: JournalState, record: dict[str, Any]) -> None:
     event = record["event"]
+    written = float(record.get("time", 0.0))
     if event == "start":
         state.settings = state.settings or record["settings"]
+        state.latest_settings = record["settings"]
         state.num_sessions += 1
+        state.session_starts.append(written)
     elif event == "submit":
         # Journals written before batches were one record hold one "config" each.
         for data in record.get("configs", [record.get("config")]):
             config = Config.from_dict(data)
             state.submitted[config.trial_id] = config
+            state.submit_times[config.trial_id] = written
         state.search_state = record["search"]
     elif event == "finish":
-        state.finished.append(Trial.from_dict(record["trial"]))
+        trial = Trial.from_dict(record["trial"])
+        if trial.config.trial_id in state.finish_times:
+            # Written by a second driver on the folder (before the lock existed): the
+            # first result stands, and the budget counts each trial once.
+            state.num_duplicates += 1
+            return
+        state.finished.append(trial)
+        state.finish_times[trial.config.trial_id] = written
     elif event == "note":
         state.notes[int(record["trial_id"])] = dict(record["notes"])
     else:

@@ -1,21 +1,36 @@
-"""``results.csv``: one row per finished evaluation, derived from the journal.
+"""``results.csv``: one row per finished evaluation, in trial order, derived from the journal.
 
 The header is fixed when the search starts, so a pandas user can read the file at any
 moment, and failed evaluations appear from the first row on (objective left empty).
+What the scheduler decided has columns of its own (``rung``, ``resource``, ``decision``,
+``reason``; see :class:`nas.schedule.Decision`); its whole record stays in ``info``.
+
+Trial order (``trial_id`` ascending, the order evaluations were submitted) while rows are
+appended: a row is appended as soon as its trial finishes, so the file is readable at
+every moment of a search, but parallel workers finish out of order. When the session
+ends (budget reached, timeout, a signal, an error) the file is rewritten in trial order,
+to a temporary file renamed over it, so that a reader never sees half a file. A session
+killed outright (SIGKILL, a lost node) leaves its rows in the order they finished; the
+next ``--resume`` rewrites them. :func:`nas.load_results` reads the journal and is in
+trial order at every moment.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.schedule import decision_of
 from nas.trial import Trial
 
 RESULTS_NAME = "results.csv"
 _LEADING = ["trial_id", "arch_seq", "arch_hash"]
+#: After the hyperparameters: what the scheduler asked for and decided.
+_DECISIONS = ["rung", "resource", "decision", "reason"]
 _TRAILING = [
     "objective",
     "status",
@@ -38,16 +53,31 @@ _TRAILING = [
 
 
 class ResultsTable:
-    """Appends trials to ``<directory>/results.csv``; rewritten from scratch on resume."""
+    """Appends trials to ``<directory>/results.csv``; rewritten from scratch on resume,
+    and in trial order when :meth:`close` ends the session (see the module)."""
 
-    def __init__(self, directory: Path, hyperparameter_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        hyperparameter_names: Sequence[str],
+        trials: Sequence[Trial] = (),
+        arch_hashes: Sequence[str] = (),
+        notes: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Start the table with ``trials`` (those a resumed journal holds), written to a
+        temporary file renamed over the old table: a kill at any instant of the
+        rewrite leaves the old table or the new one, never a truncated one."""
         self.path = Path(directory) / RESULTS_NAME
-        self.columns = _LEADING + [f"hp_{name}" for name in hyperparameter_names] + _TRAILING
-        self._file = self.path.open("w", newline="", encoding="utf-8")
-        # Failed evaluations may carry only the searched hyperparameters: missing cells stay empty.
-        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, restval="")
-        self._writer.writeheader()
-        self._file.flush()
+        hyperparameters = [f"hp_{name}" for name in hyperparameter_names]
+        self.columns = _LEADING + hyperparameters + _DECISIONS + _TRAILING
+        notes = notes if notes is not None else [{}] * len(trials)
+        # Every row written, for the rewrite in trial order (a few MB at 10,000s of trials,
+        # which the driver holds as trials anyway).
+        self._rows = [_row(*item) for item in zip(trials, arch_hashes, notes)]
+        self._in_order = False
+        self._rewrite_in_trial_order()
+        self._file = self.path.open("a", newline="", encoding="utf-8")
+        self._writer = self._dict_writer(self._file)
 
     def append(
         self,
@@ -58,21 +88,57 @@ class ResultsTable:
         """Write rows; ``notes`` (one per trial) are what the scheduler decided about
         each once it finished, merged over the trial's own ``info``."""
         notes = notes if notes is not None else [{}] * len(trials)
-        for trial, arch_hash, note in zip(trials, arch_hashes, notes):
-            self._writer.writerow(_row(trial, arch_hash, note))
+        rows = [_row(*item) for item in zip(trials, arch_hashes, notes)]
+        # Trials that finish together are written in trial order already.
+        rows.sort(key=_trial_id)
+        if rows and self._rows and _trial_id(rows[0]) < _trial_id(self._rows[-1]):
+            self._in_order = False
+        for row in rows:
+            self._writer.writerow(row)
+        self._rows += rows
         self._file.flush()
 
     def close(self) -> None:
+        """Close the file, rewritten in trial order if rows were appended out of it."""
+        if self._file.closed:
+            return
         self._file.close()
+        if not self._in_order:
+            self._rewrite_in_trial_order()
+
+    def _rewrite_in_trial_order(self) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        with temporary.open("w", newline="", encoding="utf-8") as file:
+            writer = self._dict_writer(file)
+            writer.writeheader()
+            writer.writerows(sorted(self._rows, key=_trial_id))
+        # Atomic on POSIX file systems, Lustre and GPFS included: a reader opens either
+        # the old file or the new one, never a mix.
+        os.replace(temporary, self.path)
+        self._in_order = True
+
+    def _dict_writer(self, file: Any) -> csv.DictWriter:
+        # Failed evaluations may carry only the searched hyperparameters: missing cells
+        # stay empty.
+        return csv.DictWriter(file, fieldnames=self.columns, restval="")
+
+
+def _trial_id(row: Mapping[str, Any]) -> int:
+    return int(row["trial_id"])
 
 
 def _row(trial: Trial, arch_hash: str, notes: Mapping[str, Any]) -> dict[str, Any]:
-    result = trial.result
-    info = {**trial.config.info, **notes}
+    config, result = trial.config, trial.result
+    info = {**config.info, **notes}
+    decision = decision_of(config.info, notes, config.epochs)
     row: dict[str, Any] = {
-        "trial_id": trial.config.trial_id,
-        "arch_seq": json.dumps(list(trial.config.arch_seq)),
+        "trial_id": config.trial_id,
+        "arch_seq": json.dumps(list(config.arch_seq)),
         "arch_hash": arch_hash,
+        "rung": _blank_if_none(decision.rung),
+        "resource": _blank_if_none(decision.resource),
+        "decision": _blank_if_none(decision.decision),
+        "reason": _blank_if_none(decision.reason),
         "objective": _blank_if_none(result.objective),
         "status": result.status.value,
         "error": result.error or "",
@@ -91,8 +157,8 @@ def _row(trial: Trial, arch_hash: str, notes: Mapping[str, Any]) -> dict[str, An
         "info": json.dumps(info) if info else "",
         # A segment continuing a checkpoint (successive halving) trains from its parent's
         # epoch: the epoch the model reached is what a rung's resource refers to.
-        "epochs_reached": trial.config.initial_epoch + result.epochs_trained,
-        "parent": _blank_if_none(trial.config.parent),
+        "epochs_reached": config.initial_epoch + result.epochs_trained,
+        "parent": _blank_if_none(config.parent),
     }
     for name, value in result.hyperparameters.items():
         row[f"hp_{name}"] = value

@@ -10,23 +10,36 @@
 """
 
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import EvaluationFunction, evaluate, unreported_result
+from nas.evaluate._evaluation import (
+    EvaluationFunction,
+    ProblemSource,
+    evaluate,
+    problem_source,
+    unreported_result,
+)
 from nas.evaluate._mpi import MPIEvaluator, stop_workers
 from nas.evaluate._mpi_worker import serve
-from nas.evaluate._process_pool import ProcessPoolEvaluator
+from nas.evaluate._process_pool import ProcessPoolEvaluator, exit_if_importing_main_in_a_worker
+from nas.evaluate._registry import EVALUATORS, make_evaluator, mpi_world
 from nas.evaluate._serial import SerialEvaluator
 from nas.evaluate._simulated import SimulatedEvaluator
 from nas.evaluate._synthetic_training import SyntheticTraining
 
 __all__ = [
+    "EVALUATORS",
     "EvaluationFunction",
     "Evaluator",
     "MPIEvaluator",
     "ProcessPoolEvaluator",
+    "ProblemSource",
     "SerialEvaluator",
     "SimulatedEvaluator",
     "SyntheticTraining",
     "evaluate",
+    "exit_if_importing_main_in_a_worker",
+    "make_evaluator",
+    "mpi_world",
+    "problem_source",
     "serve",
     "stop_workers",
     "unreported_result",

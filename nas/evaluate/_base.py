@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 
 from nas.trial import Config, Trial
@@ -20,6 +21,12 @@ class Evaluator(ABC):
     num_workers: int
     #: The widest data-parallel evaluation (``Config.num_ranks``) this backend can run.
     max_width: int = 1
+    #: Whether evaluations train on the problem's data (False: synthetic training), so
+    #: that a study checks the data loads and a model builds before starting.
+    trains: bool = True
+    #: Where each successful model is saved (None: nowhere); a study sets it to its
+    #: folder's ``models/`` before the first submission.
+    models_directory: Path | None = None
 
     @abstractmethod
     def submit(self, config: Config) -> None:

@@ -3,31 +3,57 @@
 from __future__ import annotations
 
 import functools
+import pickle
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
+
+import cloudpickle
 
 from nas.problem import Problem, load_problem
 from nas.train import Stage, Status, TrainingResult, train
 from nas.train._group import LEARNING_RATE_SCALING
 from nas.trial import Config, model_filename
 
-#: What a worker calls for each config: (problem reference, config, timeout, models
+#: What a worker calls for each config: (problem source, config, timeout, models
 #: directory) -> result. Must be importable by name (worker processes are spawned).
 #: The MPI evaluator also passes ``comm=``: the communicator of the config's group of
 #: ranks when it asks for more than one (``Config.num_ranks``), else None.
 EvaluationFunction = Callable[..., TrainingResult]
 
+#: How a problem reaches workers: its import reference (``"module:attribute"``), or the
+#: pickled :class:`Problem` when it has none (made in a notebook or a script).
+ProblemSource = Union[str, bytes]
+
+
+def problem_source(problem: Problem | str) -> ProblemSource:
+    """What evaluators send their workers for ``problem`` (a Problem or a reference).
+
+    A problem loaded by reference travels as the reference (every worker imports it); any
+    other is pickled with cloudpickle, which carries functions defined in a notebook or
+    a script's ``__main__`` by value, so that spawned workers and MPI ranks can load it.
+    """
+    if isinstance(problem, str):
+        return problem
+    if not isinstance(problem, Problem):
+        raise TypeError(
+            f"expected a nas.problem.Problem or a 'module:attribute' reference, got {problem!r}"
+        )
+    if problem.reference is not None:
+        return problem.reference
+    return cloudpickle.dumps(problem)
+
 
 @functools.lru_cache(maxsize=4)
-def _problem(reference: str) -> Problem:
-    """Workers load a problem once and reuse it (its data and space are cached too)."""
-    return load_problem(reference)
+def load_problem_source(source: ProblemSource) -> Problem:
+    """The problem ``source`` names, loaded once per worker and reused (its data and
+    space are cached too)."""
+    return pickle.loads(source) if isinstance(source, bytes) else load_problem(source)
 
 
 def evaluate(
-    problem_reference: str,
+    problem_source: ProblemSource,
     config: Config,
     timeout: float | None,
     models_directory: Path | None = None,
@@ -43,7 +69,7 @@ def evaluate(
     started_at = time.time()
     try:
         return train(
-            _problem(problem_reference),
+            load_problem_source(problem_source),
             config.arch_seq,
             config.hyperparameters,
             seed=config.seed,

@@ -42,9 +42,15 @@ from pathlib import Path
 from typing import Any
 
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import EvaluationFunction, evaluate, unreported_result
+from nas.evaluate._evaluation import (
+    EvaluationFunction,
+    evaluate,
+    problem_source,
+    unreported_result,
+)
 from nas.evaluate._mpi_protocol import DONE, STOP, TASK, Backoff, Done, Task, describe_ranks
 from nas.evaluate._rank_packing import RankPacker
+from nas.problem import Problem
 from nas.train import Stage, Status, TrainingResult
 from nas.trial import Config, Trial
 
@@ -77,7 +83,8 @@ class MPIEvaluator(Evaluator):
     Every other rank of ``comm`` must run :func:`serve` meanwhile.
 
     Args:
-        problem_reference: the problem as ``"module:attribute"`` (workers import it).
+        problem: the :class:`~nas.problem.Problem`, or its reference ``"module:attribute"``
+            (see :func:`problem_source` for how workers get it).
         comm: the communicator (default: ``MPI.COMM_WORLD``); this process must be its
             rank 0, and it needs at least one more rank.
         timeout: seconds of training allowed per evaluation, passed to the function
@@ -87,7 +94,7 @@ class MPIEvaluator(Evaluator):
         models_directory: where the group's first rank saves each successful model
             (None: nowhere).
         function: what evaluates a config (default: train it on the problem); called on
-            every rank of the group as ``function(problem_reference, config, timeout,
+            every rank of the group as ``function(problem_source, config, timeout,
             models_directory, comm=group_communicator_or_None)``. Module-level, since
             workers import it by name.
         grace: seconds allowed past ``timeout`` before an evaluation counts as lost.
@@ -112,7 +119,7 @@ class MPIEvaluator(Evaluator):
 
     def __init__(
         self,
-        problem_reference: str,
+        problem: Problem | str,
         comm: Any = None,
         timeout: float | None = None,
         models_directory: Path | None = None,
@@ -140,13 +147,13 @@ class MPIEvaluator(Evaluator):
             if not grace >= 0:
                 raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
             self._function = _pickled(function)
+            self.problem_source = problem_source(problem)
             self._packer: RankPacker[int] = RankPacker(range(1, size), max_waiting)
         except Exception:
             # The workers are already waiting in serve(): without this, the job would
             # never end once rank 0 has reported the error.
             stop_workers(comm)
             raise
-        self.problem_reference = problem_reference
         self.timeout = timeout
         self.grace = grace
         self.models_directory = models_directory
@@ -254,7 +261,7 @@ class MPIEvaluator(Evaluator):
                 key,
                 ranks,
                 config.to_dict(),
-                self.problem_reference,
+                self.problem_source,
                 self.timeout,
                 self.models_directory,
                 self._function,

@@ -17,7 +17,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas.evaluate._evaluation import ProblemSource
 
 #: Rank 0 -> worker: evaluate a config.
 TASK = 1
@@ -47,7 +50,7 @@ class Task:
     evaluation_id: int
     ranks: tuple[int, ...]
     config: dict[str, Any]  # Config.to_dict()
-    problem_reference: str
+    problem_source: ProblemSource
     timeout: float | None
     models_directory: Path | None
     function: bytes  # the pickled EvaluationFunction

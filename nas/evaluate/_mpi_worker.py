@@ -143,7 +143,7 @@ def _run(task: Task, comm: Any, rank: int) -> Done:
         if len(task.ranks) > 1:
             group_comm = _create_group(comm, task)
         result = function(
-            task.problem_reference,
+            task.problem_source,
             config,
             task.timeout,
             task.models_directory if first else None,

@@ -13,14 +13,23 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from nas._imports import import_tensorflow
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import EvaluationFunction, evaluate, unreported_result
+from nas.evaluate._evaluation import (
+    EvaluationFunction,
+    ProblemSource,
+    evaluate,
+    problem_source,
+    unreported_result,
+)
+from nas.problem import Problem
 from nas.train import Status, TrainingResult
 from nas.trial import Config, Trial
 
@@ -44,7 +53,8 @@ class ProcessPoolEvaluator(Evaluator):
     """Evaluate configs in parallel in worker processes.
 
     Args:
-        problem_reference: the problem as ``"module:attribute"`` (workers import it).
+        problem: the :class:`~nas.problem.Problem`, or its reference ``"module:attribute"``
+            (see :func:`problem_source` for how workers get it).
         num_workers: worker processes (default: the number of CPU cores).
         timeout: seconds of training allowed per evaluation; the trainer stops between
             batches at this limit, and the worker is killed ``grace`` seconds later if
@@ -67,7 +77,7 @@ class ProcessPoolEvaluator(Evaluator):
 
     def __init__(
         self,
-        problem_reference: str,
+        problem: Problem | str,
         num_workers: int | None = None,
         timeout: float | None = None,
         grace: float = 30.0,
@@ -78,6 +88,7 @@ class ProcessPoolEvaluator(Evaluator):
     ) -> None:
         cores = os.cpu_count() or 1
         num_workers = cores if num_workers is None else num_workers
+        exit_if_importing_main_in_a_worker()
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
             raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
         if (
@@ -90,7 +101,7 @@ class ProcessPoolEvaluator(Evaluator):
             )
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self.problem_reference = problem_reference
+        self.problem_source = problem_source(problem)
         self.num_workers = num_workers
         self.timeout = timeout
         self.grace = grace
@@ -108,7 +119,12 @@ class ProcessPoolEvaluator(Evaluator):
         if not idle:
             raise RuntimeError("submit() called with every worker busy; check num_free first")
         worker = idle[0]
-        worker.connection.send(config.to_dict())
+        try:
+            # The folder travels with each task: a study may point a pool it was given at
+            # its own.
+            worker.connection.send((config.to_dict(), self.models_directory))
+        except (BrokenPipeError, OSError):
+            pass  # it died: collect() records the evaluation as failed and replaces it
         worker.config, worker.submitted_at, worker.started_at = config, time.time(), time.time()
 
     def collect(self, timeout: float | None = None) -> list[Trial]:
@@ -153,10 +169,9 @@ class ProcessPoolEvaluator(Evaluator):
             args=(
                 theirs,
                 self.function,
-                self.problem_reference,
+                self.problem_source,
                 self.timeout,
                 self.threads_per_worker,
-                self.models_directory,
             ),
             name=f"nas-{name}",
             daemon=True,
@@ -186,6 +201,8 @@ class ProcessPoolEvaluator(Evaluator):
             except (EOFError, OSError):
                 pass  # it died after all: handled below
         if result is None and not worker.process.is_alive():
+            if worker.process.exitcode == UNGUARDED_MAIN_EXIT_CODE:
+                raise RuntimeError(UNGUARDED_MAIN_MESSAGE)
             reason = f"worker process {worker.name} died ({_exit_reason(worker.process)})"
             result = self._replace(worker, Status.FAILED, reason)
         elif result is None and self._overran(worker):
@@ -232,6 +249,28 @@ class ProcessPoolEvaluator(Evaluator):
         worker.num_evaluated = 0
 
 
+#: The exit code of a worker that found a search starting while it imported the main
+#: script (see :func:`exit_if_importing_main_in_a_worker`).
+UNGUARDED_MAIN_EXIT_CODE = 86
+UNGUARDED_MAIN_MESSAGE = (
+    "worker processes re-ran your script's top level and started a search of their own: "
+    "worker processes start by importing the main script (multiprocessing's spawn), so "
+    'a script must start the search under `if __name__ == "__main__":` (or use '
+    "evaluator='serial')"
+)
+
+
+def exit_if_importing_main_in_a_worker() -> None:
+    """End this process at once, quietly, if it is a spawned worker importing the user's
+    main script: a script without an ``if __name__ == "__main__":`` guard would start a
+    search in every worker, each failing with a screen of multiprocessing tracebacks.
+    The pool recognises the exit code and raises one clear error in the driver."""
+    # multiprocessing marks a spawned process as inheriting while it imports the main
+    # script (its own check for this mistake reads the same flag).
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        os._exit(UNGUARDED_MAIN_EXIT_CODE)
+
+
 def _exit_reason(process: Any) -> str:
     code = process.exitcode
     if code is not None and code < 0:
@@ -239,21 +278,42 @@ def _exit_reason(process: Any) -> str:
     return f"exit code {code}"
 
 
+def _exit_when_the_driver_dies() -> None:
+    """End this worker as soon as the driver process is gone, even mid-evaluation.
+
+    A worker notices a dead driver otherwise only at its next send or receive, after
+    finishing its evaluation (however long, without a timeout), using a core and its
+    memory, and possibly writing a model into a folder that a resumed search now owns.
+    A thread waits on the parent's sentinel (closed by the kernel when the parent
+    dies, whatever killed it) and ends the process at once, writing nothing.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nas-watch-driver", daemon=True).start()
+
+
 def _worker_main(
     connection: Connection,
     function: EvaluationFunction,
-    problem_reference: str,
+    problem_source: ProblemSource,
     timeout: float | None,
     threads: int,
-    models_directory: Path | None,
 ) -> None:
     """The loop of one worker process: receive a config, evaluate it, send the result."""
     # Ctrl-C and a batch scheduler's SIGTERM are for the driver to handle: it lets
     # running evaluations finish, or kills this process when it closes the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    import tensorflow as tf
-
+    _exit_when_the_driver_dies()
+    # Imported first, so that no import the work makes (a problem module's) can log
+    # TensorFlow's start-up banners; the log level comes with the driver's environment.
+    tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
     while True:
@@ -263,6 +323,7 @@ def _worker_main(
             return
         if message is None:
             return
-        config = Config.from_dict(message)
-        result = function(problem_reference, config, timeout, models_directory)
+        config_dict, models_directory = message
+        config = Config.from_dict(config_dict)
+        result = function(problem_source, config, timeout, models_directory)
         connection.send({"trial_id": config.trial_id, "result": result.to_dict()})

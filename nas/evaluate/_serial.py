@@ -7,7 +7,12 @@ from collections import deque
 from pathlib import Path
 
 from nas.evaluate._base import Evaluator
-from nas.evaluate._evaluation import EvaluationFunction, evaluate
+from nas.evaluate._evaluation import (
+    EvaluationFunction,
+    evaluate,
+    problem_source,
+)
+from nas.problem import Problem
 from nas.trial import Config, Trial
 
 
@@ -18,7 +23,8 @@ class SerialEvaluator(Evaluator):
     reach them; there is no isolation, so a crash of TensorFlow ends the search.
 
     Args:
-        problem_reference: the problem as ``"module:attribute"``.
+        problem: the :class:`~nas.problem.Problem`, or its reference ``"module:attribute"``
+            (see :func:`problem_source` for how workers get it).
         timeout: seconds of training allowed per evaluation (None: no limit).
         models_directory: where to save each successful model (None: nowhere).
         function: what evaluates a config (default: train it on the problem).
@@ -28,12 +34,12 @@ class SerialEvaluator(Evaluator):
 
     def __init__(
         self,
-        problem_reference: str,
+        problem: Problem | str,
         timeout: float | None = None,
         models_directory: Path | None = None,
         function: EvaluationFunction = evaluate,
     ) -> None:
-        self.problem_reference = problem_reference
+        self.problem_source = problem_source(problem)
         self.function = function
         self.timeout = timeout
         self.models_directory = models_directory
@@ -46,7 +52,7 @@ class SerialEvaluator(Evaluator):
         if not self._queue:
             return []
         config, submitted_at = self._queue.popleft()
-        result = self.function(self.problem_reference, config, self.timeout, self.models_directory)
+        result = self.function(self.problem_source, config, self.timeout, self.models_directory)
         return [Trial(config, result, "serial", submitted_at)]
 
     @property

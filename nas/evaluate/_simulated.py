@@ -97,6 +97,8 @@ class SimulatedEvaluator(Evaluator):
         True
     """
 
+    trains = False  # synthetic curves: no data, no model
+
     def __init__(
         self,
         num_ranks: int,

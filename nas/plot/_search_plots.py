@@ -48,7 +48,9 @@ def plot_search(directory: str | Path, out: str | Path | None = None) -> list[Pa
     out = Path(out) if out is not None else directory
     out.mkdir(parents=True, exist_ok=True)
     paths = [
-        plot_objective(state.finished, problem.direction, out / "objective.png"),
+        plot_objective(
+            state.finished, problem.direction, out / "objective.png", problem.objective
+        ),
         plot_utilisation(state.finished, out / "utilisation.png"),
     ]
     if state.settings.get("scheduler") == "pbt":
@@ -57,8 +59,13 @@ def plot_search(directory: str | Path, out: str | Path | None = None) -> list[Pa
     return paths
 
 
-def plot_objective(trials: Sequence[Trial], direction: str, path: Path) -> Path:
-    """Objective against evaluations and against time, with the best-so-far line."""
+def plot_objective(
+    trials: Sequence[Trial], direction: str, path: Path, objective_name: str = "objective"
+) -> Path:
+    """Objective against evaluations and against time, with the best-so-far line.
+
+    ``objective_name`` (the problem's objective, e.g. ``val_accuracy``) labels the axis.
+    """
     start = min(trial.submitted_at for trial in trials)
     ordered = sorted(trials, key=lambda trial: trial.result.finished_at)
     objective = np.array([_value(trial) for trial in ordered], dtype=float)
@@ -83,7 +90,7 @@ def plot_objective(trials: Sequence[Trial], direction: str, path: Path) -> Path:
             )
         axis.set_xlabel(label)
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel("objective")
+    axes[0].set_ylabel(f"{objective_name} ({direction}imised)")
     axes[0].legend(loc="lower right" if direction == "max" else "upper right")
     figure.suptitle(f"Search progress: {len(ordered)} evaluations")
     figure.savefig(path, dpi=110)

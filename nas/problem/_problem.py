@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
+from pathlib import Path
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Union
 
+from nas._imports import tensorflow_logs_filtered
 from nas.exceptions import ProblemError
 from nas.problem._dataset import Dataset
 from nas.problem._hyperparameter_space import HyperparameterSpace
@@ -165,43 +168,114 @@ class Problem:
 
 
 def load_problem(reference: str) -> Problem:
-    """Import a problem from ``"package.module:attribute"``.
+    """Import a problem from ``"package.module:attribute"`` or ``"path/to/file.py:attribute"``.
 
-    ``"package.module"`` alone means the attribute ``problem``. The problem remembers
-    the reference (``problem.reference``) so workers can import it themselves.
+    ``"package.module"`` or ``"file.py"`` alone means the attribute ``problem``.
+
+    A module is imported from the import path; the commands of nas put their working
+    folder first on it, as ``python -m`` does, and the worker processes they start
+    inherit it. A file is imported as the module named after it, with its folder first
+    on the import path, as ``python path/to/file.py`` would: the modules beside it import
+    too, and worker processes started afterwards find it by name. The problem remembers
+    the reference, a file by its absolute path (``problem.reference``), so that workers
+    and MPI ranks load it themselves from any working folder.
 
     Example:
         >>> problem = load_problem("problems.digits:problem")
         >>> problem.objective
         'val_accuracy'
+        >>> load_problem("~/wine/wine.py:problem").reference  # doctest: +SKIP
+        '/home/me/wine/wine.py:problem'
 
     Raises:
-        ProblemError: if the module does not import, lacks the attribute, or the
-            attribute is not a :class:`Problem`.
+        ProblemError: if the reference is malformed, the file is missing or cannot be
+            imported under its name, the module does not import, lacks the attribute, or
+            the attribute is not a :class:`Problem`.
     """
-    if not isinstance(reference, str) or reference.count(":") > 1 or not reference.strip(":"):
-        raise ProblemError(f"expected a problem as 'module:attribute', got {reference!r}")
-    module_name, _, attribute = reference.partition(":")
-    attribute = attribute or "problem"
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ProblemError(
-            f"cannot import module {module_name!r} of problem {reference!r}: {error}"
-        ) from error
+    target, attribute = _split_reference(reference)
+    if target.endswith(".py"):
+        path = Path(target).expanduser().resolve()
+        module = _import_file(path, reference)
+        target = str(path)
+    else:
+        module = _import_module(target, reference)
     if not hasattr(module, attribute):
         found = [key for key, value in vars(module).items() if isinstance(value, Problem)]
         raise ProblemError(
-            f"module {module_name!r} has no attribute {attribute!r}"
+            f"module {module.__name__!r} has no attribute {attribute!r}"
             + (f"; its problems are {found!r}" if found else "")
         )
     problem = getattr(module, attribute)
     if not isinstance(problem, Problem):
         raise ProblemError(
-            f"{module_name}:{attribute} is a {type(problem).__name__}, not a nas.problem.Problem"
+            f"{target}:{attribute} is a {type(problem).__name__}, not a nas.problem.Problem"
         )
-    problem.reference = f"{module_name}:{attribute}"
+    problem.reference = f"{target}:{attribute}"
     return problem
+
+
+def _split_reference(reference: Any) -> tuple[str, str]:
+    """``(module or file, attribute)`` of a problem reference."""
+    expected = "expected a problem as 'module:attribute' or 'path/to/file.py:attribute'"
+    if not isinstance(reference, str) or not reference.strip(":"):
+        raise ProblemError(f"{expected}, got {reference!r}")
+    if reference.endswith(".py"):  # a file, whose path may hold a colon (C:/...)
+        return reference, "problem"
+    target, _, attribute = reference.rpartition(":") if ":" in reference else (reference, "", "")
+    if not target or (":" in target and not target.endswith(".py")):
+        raise ProblemError(f"{expected}, got {reference!r}")
+    return target, attribute or "problem"
+
+
+def _import_module(name: str, reference: str) -> ModuleType:
+    # A problem module may import TensorFlow, whose import logs regardless of its level.
+    with tensorflow_logs_filtered():
+        try:
+            return importlib.import_module(name)
+        except ImportError as error:
+            hint = ""
+            if error.name == name:  # the module itself, not one it imports
+                hint = (
+                    f" (searched the import path, which starts with the working folder in "
+                    f"the commands of nas; give a file as 'path/to/{name}.py:attribute' to "
+                    "load it from anywhere)"
+                )
+            raise ProblemError(
+                f"cannot import module {name!r} of problem {reference!r}: {error}{hint}"
+            ) from error
+
+
+def _import_file(path: Path, reference: str) -> ModuleType:
+    """Import the file at ``path`` as the module named after it, from its folder."""
+    if not path.is_file():
+        raise ProblemError(f"problem {reference!r}: no file {path}")
+    name = path.stem
+    if not name.isidentifier():
+        raise ProblemError(
+            f"problem {reference!r}: {path.name} cannot be imported as a module; rename it "
+            "to a Python name (letters, digits and underscores, not starting with a digit)"
+        )
+    loaded = sys.modules.get(name)
+    if loaded is not None and _file_of(loaded) != path:
+        raise ProblemError(
+            f"problem {reference!r}: a module named {name!r} is already imported "
+            f"(from {_file_of(loaded) or 'Python itself'}); rename {path.name}"
+        )
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module = _import_module(name, reference)
+    if _file_of(module) != path:  # a built-in module of that name comes first
+        raise ProblemError(
+            f"problem {reference!r}: importing {name!r} gives the module of "
+            f"{_file_of(module) or 'Python itself'}, not {path}; rename {path.name}"
+        )
+    return module
+
+
+def _file_of(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve() if file else None
 
 
 def _checked_space(name: str, space: Any) -> SpaceFactory:

@@ -7,10 +7,14 @@
 * :class:`LearningCurveMatching` — stops runs whose curve matches poor complete ones.
 * :class:`PopulationBasedTraining` — evolves the learning rate of a population;
   :func:`lineage` rebuilds each member's history from a journal.
+
+:func:`decision_of` reads what any of them decided about a trial (rung, resource,
+decision, reason) from what it recorded: the columns of ``results.csv``.
 """
 
 from nas.schedule._asha import ASHA
 from nas.schedule._base import FullTraining, Job, Scheduler, Segment
+from nas.schedule._decisions import Decision, decision_of
 from nas.schedule._lcm import LearningCurveMatching
 from nas.schedule._pbt import PopulationBasedTraining
 from nas.schedule._pbt_lineage import LineageStep, lineage
@@ -28,6 +32,7 @@ __all__ = [
     "RASDA",
     "SCHEDULERS",
     "WIDTH_SETTING_SCHEDULERS",
+    "Decision",
     "FullTraining",
     "Job",
     "LearningCurveMatching",
@@ -37,6 +42,7 @@ __all__ = [
     "SchedulingContext",
     "Segment",
     "SuccessiveHalving",
+    "decision_of",
     "lineage",
     "make_scheduler",
 ]

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nas.registry import RecordsArguments
 from nas.search import Observation, Proposal, Search
 
 
@@ -114,7 +115,7 @@ class LiveCheckpoints:
         return released
 
 
-class Scheduler(ABC):
+class Scheduler(RecordsArguments, ABC):
     """Decides which segments of training run next, over a search that proposes."""
 
     def __init__(self, search: Search) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nas.registry import Registry
 from nas.schedule._base import FullTraining, Scheduler
 from nas.search import Search
 
@@ -48,15 +48,20 @@ def full_training(search: Search, context: SchedulingContext) -> Scheduler:
 
 
 #: Scheduler factories by name, as ``"module:function"`` imported when used, so that
-#: choosing one never imports the others.
-SCHEDULERS: dict[str, str] = {
-    "none": "nas.schedule._registry:full_training",
-    "asha": "nas.schedule._asha:make_asha",
-    "rasda": "nas.schedule._rasda:make_rasda",
-    "sha": "nas.schedule._successive_halving:make_successive_halving",
-    "lcm": "nas.schedule._lcm:make_lcm",
-    "pbt": "nas.schedule._pbt:make_pbt",
-}
+#: choosing one never imports the others. An entry may also be a :class:`Scheduler`
+#: subclass, made as ``cls(search, **parameters)``: how a scheduler given to a study as
+#: an object is made again on resume.
+SCHEDULERS: Registry[SchedulerFactory | type[Scheduler]] = Registry(
+    "scheduler",
+    {
+        "none": "nas.schedule._registry:full_training",
+        "asha": "nas.schedule._asha:make_asha",
+        "rasda": "nas.schedule._rasda:make_rasda",
+        "sha": "nas.schedule._successive_halving:make_successive_halving",
+        "lcm": "nas.schedule._lcm:make_lcm",
+        "pbt": "nas.schedule._pbt:make_pbt",
+    },
+)
 
 #: Schedulers that choose each evaluation's ``num_ranks`` themselves: the search does
 #: not search it (``run_search`` holds it at the problem's smallest width), so that a
@@ -76,8 +81,7 @@ def make_scheduler(
     Raises:
         ValueError: for an unknown name (listing the known ones) or bad parameters.
     """
-    if name not in SCHEDULERS:
-        raise ValueError(f"unknown scheduler {name!r}; expected one of {sorted(SCHEDULERS)}")
-    module_name, _, attribute = SCHEDULERS[name].partition(":")
-    factory: SchedulerFactory = getattr(importlib.import_module(module_name), attribute)
-    return factory(search, context, **dict(kwargs or {}))
+    entry = SCHEDULERS.get(name)
+    if isinstance(entry, type) and issubclass(entry, Scheduler):
+        return entry(search, **dict(kwargs or {}))
+    return entry(search, context, **dict(kwargs or {}))

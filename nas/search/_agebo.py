@@ -34,18 +34,27 @@ departs, for speed or on measurement, and why:
   with 8 and 32 workers the mean beat the worst score (AgEBO 1.68 and 1.70 against 1.52
   and 1.56 of 1.9; AMBS 0.49 and 0.48 against 0.43 and 0.40 of 0.5); the best score
   found least with AMBS (0.35) and tied with the mean for AgEBO.
+
+No evaluation is wasted: a configuration is the pair (architecture, hyperparameters),
+and no pair already evaluated or running is proposed again. The evolution proposes an
+architecture only while some hyperparameter configuration is still free with it (with
+a continuous hyperparameter there always is), and only one the space can build (given
+its validity predicate); the Bayesian optimisation then proposes hyperparameters not
+yet taken with that architecture. Once every pair of a finite space is taken, AgEBO
+proposes nothing more (:attr:`~nas.search.Search.exhausted`).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nas.problem import HyperparameterSpace
 from nas.search._base import Observation, Proposal, Search
 from nas.search._bayesian_optimization import BayesianOptimizer
 from nas.search._encoding import ConfigEncoder
+from nas.search._ledger import Ledger
 from nas.search._regularized_evolution import RegularizedEvolution
 from nas.search._surrogate import DEFAULT_NUM_TREES
 
@@ -100,10 +109,13 @@ class AgEBO(Search):
         self.sample_size = sample_size
         # The evolution validates P and S, and draws from this search's generator, so
         # that one generator state is the whole random state of both halves.
-        self.evolution = RegularizedEvolution(self.choices, None, population_size, sample_size)
+        encoder = ConfigEncoder([], self.hyperparameters)
+        self.evolution = _ArchitectureEvolution(
+            self.choices, population_size, sample_size, self.ledger, encoder.grid_size
+        )
         self.evolution.rng = self.rng
         self.optimizer = BayesianOptimizer(
-            ConfigEncoder([], self.hyperparameters),
+            encoder,
             self.rng,
             kappa=kappa,
             num_initial=num_initial,
@@ -119,18 +131,31 @@ class AgEBO(Search):
         return self.evolution.population
 
     def ask(self, n: int = 1) -> list[Proposal]:
+        """``n`` configurations, none evaluated, running or invalid; fewer (possibly
+        none) only when every configuration of the space is taken (:attr:`exhausted`)."""
         count = self._check_count(n)
         architectures = [proposal.arch_seq for proposal in self.evolution.ask(count)]
-        hyperparameters = [values for _, values in self.optimizer.propose(count)]
-        return [Proposal(a, h) for a, h in zip(architectures, hyperparameters)]
+        configs = self.optimizer.propose(len(architectures), self.ledger, architectures)
+        proposals = [
+            Proposal(arch_seq, config[1])
+            for arch_seq, config in zip(architectures, configs)
+            if config is not None
+        ]
+        self.exhausted = len(proposals) < count
+        return proposals
 
     def _tell_one(self, observation: Observation) -> None:
         self.evolution.tell([observation])
         self.optimizer.observe((), observation.hyperparameters, observation.score)
 
     def running(self, proposals: Sequence[Proposal]) -> None:
+        super().running(proposals)
         for proposal in proposals:
             self.optimizer.mark_pending((), proposal.hyperparameters)
+
+    def set_validity(self, is_valid: Callable[[Sequence[int]], bool] | None) -> None:
+        super().set_validity(is_valid)
+        self.evolution.set_validity(is_valid)  # its random architectures are valid too
 
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "optimizer": self.optimizer.get_state()}
@@ -138,3 +163,46 @@ class AgEBO(Search):
     def set_state(self, state: Mapping[str, Any]) -> None:
         super().set_state(state)
         self.optimizer.set_state(state["optimizer"])
+
+
+class _ArchitectureEvolution(RegularizedEvolution):
+    """AgEBO's evolution of architectures: it re-proposes an architecture as long as some
+    hyperparameter configuration is free with it in AgEBO's ledger.
+
+    Args:
+        choices: candidates per decision.
+        population_size: P.
+        sample_size: S.
+        ledger: AgEBO's ledger of (architecture, hyperparameters) pairs.
+        hyperparameter_configurations: how many distinct hyperparameter configurations
+            there are (None: endless, so every valid architecture is always admitted).
+    """
+
+    def __init__(
+        self,
+        choices: Sequence[int],
+        population_size: int,
+        sample_size: int,
+        ledger: Ledger,
+        hyperparameter_configurations: int | None,
+    ) -> None:
+        super().__init__(choices, None, population_size, sample_size)
+        self._pairs = ledger
+        self._room = hyperparameter_configurations
+        # Architectures proposed in this batch, whose hyperparameters are still to come.
+        self._reserved: Counter[tuple[int, ...]] = Counter()
+
+    def ask(self, n: int = 1) -> list[Proposal]:
+        self._reserved = Counter()
+        return super().ask(n)
+
+    def _take(self, proposal: Proposal) -> None:
+        self._reserved[proposal.arch_seq] += 1
+
+    def _admits(self, proposal: Proposal) -> bool:
+        arch_seq = proposal.arch_seq
+        if not self.ledger.is_valid(arch_seq):
+            return False
+        if self._room is None:
+            return True
+        return self._pairs.num_taken_with(arch_seq) + self._reserved[arch_seq] < self._room

@@ -20,6 +20,11 @@ bound (UCB) acquisition. Departures, and why:
   trees refitted on a geometric schedule, 1,000 candidates per proposal (DeepHyper:
   10,000) and the mean score as the lie (DeepHyper and scikit-optimize: the best).
 
+AMBS never proposes a configuration already evaluated or running (equal arch_seq and
+hyperparameter values), nor, given the space's validity predicate, an architecture that
+cannot be built; once every configuration of a finite space is taken it proposes
+nothing more and says so (:attr:`~nas.search.Search.exhausted`).
+
 AMBS is made for problems that tune hyperparameters only. If the space has architecture
 decisions, they join the surrogate's inputs as ordinal features, one column each (as
 DeepHyper's ``AMBSMixed`` searches both jointly); for a real architecture search AgEBO,
@@ -95,8 +100,12 @@ class AMBS(Search):
         )
 
     def ask(self, n: int = 1) -> list[Proposal]:
-        count = self._check_count(n)
-        return [Proposal(arch, values) for arch, values in self.optimizer.propose(count)]
+        """``n`` configurations, none evaluated, running or invalid; fewer (possibly
+        none) only when every configuration of the space is taken (:attr:`exhausted`)."""
+        configs = self.optimizer.propose(self._check_count(n), self.ledger)
+        proposals = [Proposal(arch, values) for arch, values in filter(None, configs)]
+        self.exhausted = len(proposals) < len(configs)
+        return proposals
 
     def _tell_one(self, observation: Observation) -> None:
         self.optimizer.observe(
@@ -104,6 +113,7 @@ class AMBS(Search):
         )
 
     def running(self, proposals: Sequence[Proposal]) -> None:
+        super().running(proposals)
         for proposal in proposals:
             self.optimizer.mark_pending(proposal.arch_seq, proposal.hyperparameters)
 

@@ -11,13 +11,20 @@ and passes ``None`` for an evaluation that failed.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from nas.problem import Constant, HyperparameterSpace
+from nas.registry import RecordsArguments
+from nas.search._ledger import Ledger
+
+#: Random architectures drawn, at most, to find one the space can build (when a search
+#: has a validity predicate); the last one drawn is proposed if none is, and the driver
+#: records it as invalid.
+MAX_VALID_DRAWS = 100
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class Observation:
         return self.score is None
 
 
-class Search(ABC):
+class Search(RecordsArguments, ABC):
     """Base class of search algorithms.
 
     Args:
@@ -53,7 +60,34 @@ class Search(ABC):
             (``space.choices``); an empty list for a hyperparameter-only problem.
         hyperparameters: the hyperparameter space searched jointly (may be empty).
         seed: seed of the search's own random generator.
+
+    A search for a problem is made with :meth:`for_problem`; one made by hand with the
+    problem's ``build_space().choices`` and ``hyperparameters`` is the same, once given
+    the space's validity predicate (:meth:`set_validity`).
+
+    Attributes:
+        exhausted: set by :meth:`ask` when it returned fewer proposals than asked
+            because every configuration of the space is taken (evaluated, running or
+            invalid): the search has nothing left to propose, and never will.
     """
+
+    @classmethod
+    def for_problem(cls, problem: Any, **options: Any) -> Search:
+        """This search over ``problem``'s space and hyperparameters, never proposing an
+        architecture the space cannot build.
+
+        Example:
+            >>> search = RegularizedEvolution.for_problem(problem, population_size=20, seed=0)
+        """
+        space = problem.build_space()
+        search = cls(space.choices, problem.hyperparameters, **options)
+        search.set_validity(space.is_valid)
+        return search
+
+    def options(self) -> dict[str, Any]:
+        """The arguments it was made with besides the space and hyperparameters (JSON
+        values: what ``settings.json`` records to make it again on resume)."""
+        return self.arguments(without=("choices", "hyperparameters"))
 
     def __init__(
         self,
@@ -72,16 +106,37 @@ class Search(ABC):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.num_told = 0
+        self.exhausted = False
+        #: The configurations running or evaluated, and the validity predicate.
+        self.ledger = Ledger(self.hyperparameters)
 
     @abstractmethod
     def ask(self, n: int = 1) -> list[Proposal]:
-        """Propose ``n`` configurations to evaluate next."""
+        """Propose ``n`` configurations to evaluate next (fewer, possibly none, only
+        when the search has nothing left to propose: see :attr:`exhausted`)."""
 
     def tell(self, observations: Sequence[Observation]) -> None:
         """Learn from finished evaluations (in the order they finished)."""
         for observation in observations:
+            self.ledger.told(observation.arch_seq, observation.hyperparameters)
             self._tell_one(observation)
             self.num_told += 1
+
+    @property
+    def num_distinct(self) -> int:
+        """How many distinct configurations were told (same arch_seq and hyperparameter
+        values: see ``nas.search._ledger``); ``num_told`` counts them all."""
+        return self.ledger.num_distinct
+
+    def set_validity(self, is_valid: Callable[[Sequence[int]], bool] | None) -> None:
+        """Propose only architectures for which ``is_valid(arch_seq)`` is true.
+
+        Give it the space's :meth:`~nas.space.SearchSpace.is_valid` (``for_problem``
+        does), so that no proposal switches every path to an output off. The predicate
+        is a function of the space, not state: a resumed search is given it again.
+        ``None`` removes it.
+        """
+        self.ledger.set_validity(is_valid)
 
     def _tell_one(self, observation: Observation) -> None:
         """Subclasses that learn override this; random search learns nothing."""
@@ -91,10 +146,11 @@ class Search(ABC):
         """Be told of proposals that are being evaluated though this object did not
         just propose them: on resume, the evaluations the journal re-runs.
 
-        Model-based searches count them as pending (the constant liar), as they did
-        before the interruption; others need not know.
+        They are taken (never proposed again); model-based searches also count them as
+        pending (the constant liar), as they did before the interruption.
         """
-        return None
+        for proposal in proposals:
+            self.ledger.take(proposal.arch_seq, proposal.hyperparameters)
 
     def get_state(self) -> dict[str, Any]:
         """What the journal must keep to resume exactly, besides the observations.
@@ -115,7 +171,13 @@ class Search(ABC):
         return Proposal(self.random_arch_seq(), self.random_hyperparameters())
 
     def random_arch_seq(self) -> tuple[int, ...]:
-        return tuple(int(self.rng.integers(count)) for count in self.choices)
+        """A uniformly random architecture among those the validity predicate admits
+        (among all without one); after ``MAX_VALID_DRAWS`` refused draws, the last."""
+        for _ in range(MAX_VALID_DRAWS):
+            arch_seq = tuple(int(self.rng.integers(count)) for count in self.choices)
+            if self.ledger.is_valid(arch_seq):
+                break
+        return arch_seq
 
     def random_hyperparameters(self) -> dict[str, Any]:
         return dict(self.hyperparameters.sample(self.rng)) if self.hyperparameters else {}

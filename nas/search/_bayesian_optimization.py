@@ -9,6 +9,12 @@ optimization", 2010): a proposal is counted as a fake result of the liar's value
 the next one is chosen, and stays counted until its real result is told (a resumed
 search starts with none running: see ``get_state``).
 
+No evaluation is wasted: a proposal is never a configuration the search's ledger has
+taken (evaluated or running, see ``_ledger``) nor one the space cannot build. The best
+candidate that the ledger admits is proposed; when every candidate is taken, a small
+finite space is enumerated and its best configuration not taken is proposed, and when
+there is none the proposal is None: the space is exhausted.
+
 Costs stay bounded with 10,000 results: the forest is refitted only when the results
 have grown by ``REFIT_GROWTH`` since the last fit (a geometric schedule), on at most
 ``MAX_FIT_ROWS`` of them; every result still counts, through the leaves (see
@@ -20,12 +26,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nas.search._encoding import ConfigEncoder
-from nas.search._surrogate import ForestSurrogate, upper_confidence_bound
+from nas.search._encoding import Candidates, ConfigEncoder
+from nas.search._ledger import Ledger, enumerable, in_random_order
+from nas.search._surrogate import ForestSurrogate, LeafTable, upper_confidence_bound
 
 #: The liar's value: the worst, mean or best successful score so far. Failures are
 #: counted as the worst score whatever the liar (DeepHyper's AMBS offers "min" or
@@ -81,7 +89,7 @@ class BayesianOptimizer:
         >>> optimizer = BayesianOptimizer(ConfigEncoder([], space), np.random.default_rng(0),
         ...     kappa=1.96, num_initial=10, num_candidates=1000, num_trees=32,
         ...     liar="mean", initial="lhs")
-        >>> (arch_seq, hyperparameters), = optimizer.propose(1)
+        >>> (arch_seq, hyperparameters), = optimizer.propose(1, Ledger(space))
         >>> optimizer.observe(arch_seq, hyperparameters, score=0.5)
     """
 
@@ -158,15 +166,43 @@ class BayesianOptimizer:
 
     # -- proposing --------------------------------------------------------------------
 
-    def propose(self, count: int) -> list[Config]:
-        """``count`` configurations, spread out by the constant liar."""
+    def propose(
+        self,
+        count: int,
+        ledger: Ledger,
+        architectures: Sequence[tuple[int, ...]] | None = None,
+    ) -> list[Config | None]:
+        """``count`` configurations that ``ledger`` admits, spread out by the constant liar.
+
+        Each is taken in ``ledger`` as it is chosen, so that a batch never repeats
+        itself. ``architectures`` (AgEBO's) gives each proposal an architecture that the
+        encoder does not model; the ledger then judges each pair. An entry is None when
+        nothing is left for it: the space is enumerable and every configuration (with
+        that architecture) is taken.
+        """
+        admission = _Admission(ledger, architectures)
         if self._fit_size:
-            proposals = self._from_surrogate(count)
+            proposals = self._from_surrogate(count, admission)
         else:
-            proposals = [self._initial_point() for _ in range(count)]
-        self._pending += [self.encoder.encode(*proposal) for proposal in proposals]
+            proposals = [self._initial(slot, admission) for slot in range(count)]
+        self._pending += [self.encoder.encode(*p) for p in proposals if p is not None]
         del self._pending[:-MAX_PENDING]
         return proposals
+
+    def _initial(self, slot: int, admission: _Admission) -> Config | None:
+        """A design point, or when it is taken a random configuration that is not."""
+        point = self._initial_point()
+        choice: Config | None = point
+        if not admission.admits(slot, point):
+            if enumerable(self.encoder):
+                configs = in_random_order(self.encoder, self.rng)
+                choice = next((c for c in configs if admission.admits(slot, c)), None)
+            else:  # a repeat only if all of these are taken: never in practice
+                pool = self.encoder.sample(self.num_candidates, self.rng)
+                choice = self._first_admitted(pool, range(len(pool)), slot, admission) or point
+        if choice is not None:
+            admission.take(slot, choice)
+        return choice
 
     def _initial_point(self) -> Config:
         if self.initial == "lhs" and self._design_used < self.num_initial:
@@ -180,7 +216,14 @@ class BayesianOptimizer:
             return self.encoder.from_unit(self._design[self._design_used - 1])
         return self.encoder.decode(self.encoder.sample(1, self.rng), 0)
 
-    def _from_surrogate(self, count: int) -> list[Config]:
+    def _first_admitted(
+        self, candidates: Candidates, order: Any, slot: int, admission: _Admission
+    ) -> Config | None:
+        """The first candidate in ``order`` (indices) that the ledger admits, or None."""
+        index = first_admitted_index(self.encoder, candidates, order, slot, admission)
+        return None if index is None else self.encoder.decode(candidates, index)
+
+    def _from_surrogate(self, count: int, admission: _Admission) -> list[Config | None]:
         surrogate = self._current_surrogate()
         candidates = self.encoder.sample(self.num_candidates, self.rng)
         uncounted = np.array(self._rows[surrogate.num_counted :]).reshape(-1, self.encoder.width)
@@ -191,19 +234,9 @@ class BayesianOptimizer:
         lie = self._lie()
         table = surrogate.leaf_table(failure_value=self._worst)
         table.add(leaves[:, len(uncounted) : len(uncounted) + len(pending)], lie)
-        candidate_leaves = leaves[:, len(uncounted) + len(pending) :]
-        available = np.ones(len(candidates), dtype=bool)
-        proposals = []
-        for _ in range(count):
-            if not available.any():  # fewer distinct candidates than proposals
-                available[:] = True
-            acquisition = upper_confidence_bound(table.predict(candidate_leaves), self.kappa)
-            acquisition[~available] = -np.inf
-            best = int(np.argmax(acquisition))
-            proposals.append(self.encoder.decode(candidates, best))
-            available &= np.any(candidates.features != candidates.features[best], axis=1)
-            table.add(candidate_leaves[:, best], lie)
-        return proposals
+        first = len(uncounted) + len(pending)
+        batch = _Batch(self, surrogate, table, lie, candidates, leaves[:, first:])
+        return [batch.propose(slot, admission) for slot in range(count)]
 
     def _lie(self) -> float:
         if self.liar == "worst":
@@ -259,6 +292,107 @@ class BayesianOptimizer:
     def num_pending(self) -> int:
         """Proposals not told back yet, counted as lies."""
         return len(self._pending)
+
+
+class _Batch:
+    """One batch of proposals from a fitted surrogate: the candidates are scored again
+    after each proposal, whose lie lowers (or raises) the forest around it."""
+
+    def __init__(
+        self,
+        optimizer: BayesianOptimizer,
+        surrogate: ForestSurrogate,
+        table: LeafTable,
+        lie: float,
+        candidates: Candidates,
+        leaves: np.ndarray,
+    ) -> None:
+        self.encoder = optimizer.encoder
+        self.kappa = optimizer.kappa
+        self.surrogate = surrogate
+        self.table = table
+        self.lie = lie
+        self.pool = _Pool(candidates, leaves)
+        self.available = np.ones(len(candidates), dtype=bool)  # not like one proposed
+        self._grid: _Pool | None = None  # every configuration, if the candidates run out
+
+    def propose(self, slot: int, admission: _Admission) -> Config | None:
+        """The best configuration the ledger admits, taken and counted as a lie; None
+        when every configuration of an enumerable space is taken."""
+        chosen = self._from_candidates(slot, admission)
+        if chosen is None:
+            chosen = self._from_grid(slot, admission)
+            if chosen is None:
+                return None
+        pool, index = chosen
+        config = self.encoder.decode(pool.candidates, index)
+        admission.take(slot, config)
+        self.table.add(pool.leaves[:, index], self.lie)
+        return config
+
+    def _from_candidates(self, slot: int, admission: _Admission) -> tuple[_Pool, int] | None:
+        features = self.pool.candidates.features
+        if not self.available.any():  # fewer distinct candidates than proposals
+            self.available[:] = True
+        order = np.argsort(-self.pool.acquisition(self.table, self.kappa), kind="stable")
+        # Spread the batch first (unlike the batch's earlier proposals); any other next.
+        for subset in (order[self.available[order]], order[~self.available[order]]):
+            best = first_admitted_index(
+                self.encoder, self.pool.candidates, subset, slot, admission
+            )
+            if best is not None:
+                self.available &= np.any(features != features[best], axis=1)
+                return self.pool, best
+        return None
+
+    def _from_grid(self, slot: int, admission: _Admission) -> tuple[_Pool, int] | None:
+        if not enumerable(self.encoder):
+            # A repeat only if every candidate is taken: never in practice (see _ledger).
+            return self.pool, int(np.argmax(self.pool.acquisition(self.table, self.kappa)))
+        if self._grid is None:
+            grid = self.encoder.grid(np.arange(self.encoder.grid_size or 0))
+            self._grid = _Pool(grid, self.surrogate.leaves(grid.features))
+        order = np.argsort(-self._grid.acquisition(self.table, self.kappa), kind="stable")
+        best = first_admitted_index(self.encoder, self._grid.candidates, order, slot, admission)
+        return None if best is None else (self._grid, best)
+
+
+def first_admitted_index(
+    encoder: ConfigEncoder, candidates: Candidates, order: Any, slot: int, admission: _Admission
+) -> int | None:
+    """The first index in ``order`` whose candidate the ledger admits, or None."""
+    for index in order:
+        if admission.admits(slot, encoder.decode(candidates, int(index))):
+            return int(index)
+    return None
+
+
+@dataclass(frozen=True)
+class _Admission:
+    """Asks the ledger about the configuration proposed in one slot of a batch."""
+
+    ledger: Ledger
+    architectures: Sequence[tuple[int, ...]] | None
+
+    def _architecture(self, slot: int, config: Config) -> tuple[int, ...]:
+        return config[0] if self.architectures is None else tuple(self.architectures[slot])
+
+    def admits(self, slot: int, config: Config) -> bool:
+        return self.ledger.admits(self._architecture(slot, config), config[1])
+
+    def take(self, slot: int, config: Config) -> None:
+        self.ledger.take(self._architecture(slot, config), config[1])
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Candidates and the leaves they fall in, to score them as the lies change."""
+
+    candidates: Candidates
+    leaves: np.ndarray
+
+    def acquisition(self, table: LeafTable, kappa: float) -> np.ndarray:
+        return upper_confidence_bound(table.predict(self.leaves), kappa)
 
 
 def latin_hypercube(dimensions: int, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -98,25 +98,66 @@ class ConfigEncoder:
 
     def sample(self, count: int, rng: np.random.Generator) -> Candidates:
         """``count`` random configurations, drawn as ``space.sample`` would draw them."""
-        columns: list[np.ndarray] = []
         draws: list[np.ndarray] = []
         for index in self.decisions:
-            choice = rng.integers(self.choices[index], size=count)
-            draws.append(choice)
-            columns.append(choice / (self.choices[index] - 1))
+            draws.append(rng.integers(self.choices[index], size=count))
         for _, item in self.searched:
             if isinstance(item, Categorical):
-                choice = rng.integers(len(item.choices), size=count)
-                draws.append(choice)
-                columns.extend((choice == k).astype(float) for k in range(len(item.choices)))
+                draws.append(rng.integers(len(item.choices), size=count))
             elif isinstance(item, Int):
-                values = _integers_from_unit(item, rng.random(count))
-                draws.append(values)
-                columns.append(_integers_to_unit(item, values))
+                draws.append(_integers_from_unit(item, rng.random(count)))
             else:  # Float: ``Float.sample`` is ``from_unit`` of a uniform draw
-                unit = rng.random(count)
-                draws.append(unit)
-                columns.append(unit)
+                draws.append(rng.random(count))
+        return self._candidates(draws, count)
+
+    @property
+    def grid_size(self) -> int | None:
+        """How many distinct configurations there are (an exact int), or None when a
+        ``Float`` is searched (then there is no end to them)."""
+        size = math.prod(self.choices[index] for index in self.decisions)
+        for _, item in self.searched:
+            if isinstance(item, Categorical):
+                size *= len(item.choices)
+            elif isinstance(item, Int):
+                size *= item.high - item.low + 1
+            else:
+                return None
+        return size
+
+    def grid(self, indices: np.ndarray) -> Candidates:
+        """The configurations at ``indices`` (ints in ``[0, grid_size)``) of the grid of
+        all of them: the first decision varies slowest, the last hyperparameter fastest.
+        """
+        if self.grid_size is None:
+            raise ValueError("a space that searches a Float has no grid of configurations")
+        remainder = np.asarray(indices, dtype=np.int64)
+        radices = [self.choices[index] for index in self.decisions]
+        radices += [
+            len(item.choices) if isinstance(item, Categorical) else item.high - item.low + 1
+            for _, item in self.searched
+        ]
+        digits = []
+        for radix in reversed(radices):
+            digits.append(remainder % radix)
+            remainder = remainder // radix
+        digits.reverse()
+        offsets = [0] * len(self.decisions) + [
+            item.low if isinstance(item, Int) else 0 for _, item in self.searched
+        ]
+        return self._candidates([d + o for d, o in zip(digits, offsets)], len(remainder))
+
+    def _candidates(self, draws: list[np.ndarray], count: int) -> Candidates:
+        """Candidates from their draws: the features are computed column by column."""
+        columns: list[np.ndarray] = []
+        for index, choice in zip(self.decisions, draws):
+            columns.append(choice / (self.choices[index] - 1))
+        for (_, item), draw in zip(self.searched, draws[len(self.decisions) :]):
+            if isinstance(item, Categorical):
+                columns.extend((draw == k).astype(float) for k in range(len(item.choices)))
+            elif isinstance(item, Int):
+                columns.append(_integers_to_unit(item, draw))
+            else:
+                columns.append(draw)
         features = np.column_stack(columns) if columns else np.empty((count, 0))
         return Candidates(np.ascontiguousarray(features, dtype=np.float32), draws)
 

@@ -113,8 +113,10 @@ class GridSearch(Search):
 
     def ask(self, n: int = 1) -> list[Proposal]:
         """The next ``n`` points, or fewer (possibly none) when the grid is exhausted."""
-        count = min(self._check_count(n), self.remaining)
-        return [self.point(self._next_index()) for _ in range(count)]
+        wanted = self._check_count(n)
+        proposals = [self.point(self._next_index()) for _ in range(min(wanted, self.remaining))]
+        self.exhausted = len(proposals) < wanted
+        return proposals
 
     @property
     def remaining(self) -> int:

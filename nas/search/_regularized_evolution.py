@@ -8,16 +8,29 @@ is full, configurations are random. Then each proposal samples ``sample_size`` m
 
 Defaults are the paper's (P = 100, S = 25). DeepHyper's NAS uses P = 100, S = 10, a
 stronger preference for exploration; pass ``sample_size=10`` to match it.
+
+No evaluation is wasted: a child that is already evaluated or running, or that the
+space cannot build (with a validity predicate), is mutated again from the same parent,
+up to ``MAX_MUTATIONS`` times; then random configurations are drawn, and in a small
+finite space the configurations not yet taken are enumerated. When none is left the
+search proposes nothing more (:attr:`~nas.search.Search.exhausted`).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from nas.problem import HyperparameterSpace
 from nas.search._base import Observation, Proposal, Search
+from nas.search._encoding import ConfigEncoder
+from nas.search._ledger import enumerable, in_random_order
+
+#: Mutations of one parent tried before giving up on it (each draws a gene anew).
+MAX_MUTATIONS = 10
+#: Random configurations tried next, before enumerating a small finite space.
+MAX_RANDOM_DRAWS = 10
 
 
 class RegularizedEvolution(Search):
@@ -61,18 +74,64 @@ class RegularizedEvolution(Search):
         self.population: deque[Observation] = deque(maxlen=population_size)
         self._genes = [("arch", i) for i, count in enumerate(self.choices) if count > 1]
         self._genes += [("hp", name) for name in self.tunable_hyperparameters]
+        self._grid: ConfigEncoder | None = None
 
     def ask(self, n: int = 1) -> list[Proposal]:
-        return [self._propose() for _ in range(self._check_count(n))]
+        """``n`` configurations, none evaluated, running or invalid; fewer only once
+        the space is exhausted."""
+        proposals = []
+        for _ in range(self._check_count(n)):
+            proposal = self._propose()
+            if proposal is None:
+                self.exhausted = True
+                break
+            self._take(proposal)
+            proposals.append(proposal)
+        return proposals
+
+    def _take(self, proposal: Proposal) -> None:
+        """Count a proposal as running (AgEBO's evolution overrides this)."""
+        self.ledger.take(proposal.arch_seq, proposal.hyperparameters)
 
     def _tell_one(self, observation: Observation) -> None:
         if not observation.failed:
             self.population.append(observation)
 
-    def _propose(self) -> Proposal:
-        if len(self.population) < self.population_size or not self._genes:
-            return self.random_proposal()
-        return self.mutate(self.tournament_winner())
+    def _propose(self) -> Proposal | None:
+        """The first admitted of: mutations of a tournament's winner (random
+        configurations while the population fills), random configurations, every
+        configuration of a small finite space. None: every one is taken; a space too
+        large to enumerate is never found exhausted, and its last draw is proposed."""
+        proposal = None
+        for proposal in self._tries():
+            if self._admits(proposal):
+                return proposal
+        if not enumerable(self._encoder):
+            return proposal
+        for arch_seq, hyperparameters in in_random_order(self._encoder, self.rng):
+            candidate = Proposal(arch_seq, hyperparameters)
+            if self._admits(candidate):
+                return candidate
+        return None
+
+    def _tries(self) -> Iterator[Proposal]:
+        if len(self.population) >= self.population_size and self._genes:
+            parent = self.tournament_winner()
+            for _ in range(MAX_MUTATIONS):
+                yield self.mutate(parent)
+        for _ in range(MAX_RANDOM_DRAWS):
+            yield self.random_proposal()
+
+    def _admits(self, proposal: Proposal) -> bool:
+        """Whether proposing it wastes nothing (AgEBO's evolution overrides this)."""
+        return self.ledger.admits(proposal.arch_seq, proposal.hyperparameters)
+
+    @property
+    def _encoder(self) -> ConfigEncoder:
+        """The space as a grid, to enumerate when random tries find nothing new."""
+        if self._grid is None:
+            self._grid = ConfigEncoder(self.choices, self.hyperparameters)
+        return self._grid
 
     def tournament_winner(self) -> Observation:
         """The best of ``sample_size`` members drawn without replacement."""

@@ -3,7 +3,9 @@
 Merges work on tensors of any rank (dense ``(batch, width)``, sequences
 ``(batch, steps, width)``, images ``(batch, height, width, channels)``): they combine
 along the last axis, and every other axis must agree. A merge with a single live input
-passes it through unchanged; with none, the node is dead.
+passes it through unchanged; with none, the node is dead. A tensor that reaches a merge
+twice (a skip connection from the node that is already its main path) is merged twice:
+an ``Add`` of ``x`` and ``skip(x)`` gives ``2x``.
 """
 
 from __future__ import annotations
@@ -36,10 +38,7 @@ class Merge(Operation):
             merged = self._combine(inputs, name, layers)
             if self.activation:
                 if "activation" not in layers:
-                    keras = import_keras()
-                    layers["activation"] = keras.layers.Activation(
-                        self.activation, name=f"{name}_activation"
-                    )
+                    layers["activation"] = _activation_layer(self.activation, name)
                 merged = layers["activation"](merged)
             return merged
 
@@ -108,6 +107,22 @@ class AddByProjecting(Merge):
         if "add" not in layers:
             layers["add"] = keras.layers.Add(name=name)
         return layers["add"](projected)
+
+
+def _activation_layer(activation: str, name: str) -> Any:
+    """The layer applying a merge's ``activation`` to the sum.
+
+    ``relu`` is built as ``LeakyReLU(negative_slope=0)``: the same values and the same
+    gradient (0 at and below 0). The reason is TensorFlow 2.21's oneDNN graph rewrite,
+    which fuses a Dense layer, the Add and a ``Relu`` into one op, fails on it and logs
+    an error per compiled function (``tfg_optimizer_hook ... has an empty op name``),
+    leaving that function unoptimised; a ``LeakyRelu`` is not fused that way. (``relu6``
+    and ``elu`` trip the same rewrite; the spaces of nas do not merge with them.)
+    """
+    keras = import_keras()
+    if activation == "relu":
+        return keras.layers.LeakyReLU(negative_slope=0.0, name=f"{name}_activation")
+    return keras.layers.Activation(activation, name=f"{name}_activation")
 
 
 def _width(tensor: Tensor) -> int:

@@ -94,11 +94,22 @@ class Layer(Operation):
     Args:
         layer: a Keras layer class, its name in ``keras.layers`` (``"Dense"``), a layer
             instance (used as a template through its config), or a zero-argument
-            factory returning a layer.
+            factory returning a layer (a lambda, a ``functools.partial``, a function).
         **kwargs: arguments of the layer class (only with a class or a class name).
 
     The layer is instantiated once at construction, so a misspelt class or argument
     is reported when the space is defined, not when a worker builds the model.
+
+    :meth:`signature` (what ``arch_hash`` hashes) identifies the layer that is built:
+    a class or class name by the class and the arguments given; an instance, and a
+    factory, by the class and the configuration (``get_config()``, less the name) of
+    the layer it makes. So ``Layer(lambda: Dense(4))`` and ``Layer(lambda: Dense(64))``
+    differ, and ``Layer(lambda: Dense(4))``, ``Layer(partial(Dense, units=4))`` and
+    ``Layer(Dense(4))`` are the same. (``Layer("Dense", units=4)`` builds that layer
+    too but is identified by its arguments, which a Keras upgrade cannot change,
+    where a full configuration gains the options a new Keras adds.) A custom layer
+    without ``get_config`` made by a factory is identified by its class and the
+    factory's qualified name.
 
     Example:
         >>> Layer("Dense", units=16, activation="relu").label
@@ -108,6 +119,7 @@ class Layer(Operation):
     def __init__(self, layer: Any, /, **kwargs: Any) -> None:
         keras = import_keras()
         self._factory: Callable[[str], Any]
+        factory = None  # the user's factory, when given one
         if isinstance(layer, str):
             cls = getattr(keras.layers, layer, None)
             if not (inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)):
@@ -125,7 +137,9 @@ class Layer(Operation):
         elif callable(layer):
             if kwargs:
                 raise SpaceError(f"Layer got a factory {layer!r} and extra arguments")
+            factory = layer
             self._factory = functools.partial(_from_factory, layer)
+            # Until the probe below tells what the factory builds, for its error message.
             self._description = (_qualified_name(layer), {})
         else:
             raise SpaceError(
@@ -138,6 +152,11 @@ class Layer(Operation):
             raise SpaceError(f"cannot create layer {self.signature()}: {error}") from error
         if not isinstance(probe, keras.layers.Layer):
             raise SpaceError(f"factory {layer!r} returned {probe!r}, expected a Keras layer")
+        if factory is not None:
+            # A factory is known by what it builds: its name says nothing of the layer
+            # (every lambda is ``<lambda>``), so two factories of the same layer share a
+            # signature and factories of different layers never do.
+            self._description = _built_description(probe, factory)
         # Keras refuses a list of tensors in a layer whose input_spec names one input
         # (Dense, Conv2D, LSTM, ...); the others (Activation, merges, custom layers) are
         # left to build time, where Keras decides and _build names the node and shapes.
@@ -175,6 +194,17 @@ def _from_config(cls: Any, config: dict[str, Any], name: str) -> Any:
 
 def _from_factory(factory: Callable[[], Any], name: str) -> Any:
     return factory()
+
+
+def _built_description(layer: Any, factory: Callable[[], Any]) -> tuple[str, dict[str, Any]]:
+    """A factory's layer as its class name and configuration (less the name)."""
+    try:
+        config = layer.get_config()
+    except NotImplementedError:
+        # Keras could not record this custom layer's arguments: the factory's name is
+        # all that is left to tell its layers apart.
+        return f"{type(layer).__name__}[{_qualified_name(factory)}]", {}
+    return type(layer).__name__, {k: v for k, v in config.items() if k != "name"}
 
 
 def _qualified_name(factory: Callable[..., Any]) -> str:

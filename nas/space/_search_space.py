@@ -252,8 +252,52 @@ class SearchSpace:
         """Resolve the choices of ``arch_seq`` into the live layers, in build order.
 
         Identity, Connect and single-input merges become aliases; Zero and everything
-        fed only by dead paths disappear; steps that reach no output are pruned.
+        fed only by dead paths disappear; steps that reach no output are pruned. A
+        tensor that reaches a node more than once (a skip connection from the node that
+        is already its main path, through an Identity or a Connect) is taken as many
+        times: ``x + skip(x)`` is ``2x``, as the graph says.
+
+        Raises:
+            SpaceError: for an ``arch_seq`` not of this space, or one that
+                :meth:`why_invalid` refuses.
         """
+        alias, steps = self._trace(arch_seq)
+        reason = self._switched_off(arch_seq, alias)
+        if reason is not None:
+            raise SpaceError(reason)
+        # Every output has a producer: _switched_off found none without.
+        outputs = tuple(str(alias[name]) for name in self._checked()["outputs"])
+        return ResolvedArchitecture(_prune(steps, outputs), outputs)
+
+    def why_invalid(self, arch_seq: Sequence[int]) -> str | None:
+        """Why ``arch_seq`` can never be built, or None; found from the graph, without Keras.
+
+        An architecture is invalid when it switches every path to an output off (each
+        is cut by a ``Zero``), so that output has no input. Whether the layers accept
+        the shapes that meet at them is not checked: that needs Keras, and
+        :meth:`build` reports it.
+
+        Raises:
+            SpaceError: for an ``arch_seq`` that is not one of this space (see
+                :meth:`validate_arch`): a wrong list is a mistake, not an architecture.
+
+        Example:
+            >>> space.why_invalid([0])  # the only path to the output is Zero
+            "arch_seq [0] leaves output 'out' of space 'space' with no input: ..."
+        """
+        alias, _ = self._trace(arch_seq)
+        return self._switched_off(arch_seq, alias)
+
+    def is_valid(self, arch_seq: Sequence[int]) -> bool:
+        """Whether ``arch_seq`` leaves every output an input (see :meth:`why_invalid`).
+
+        A search given it (``search.set_validity(space.is_valid)``) never proposes an
+        architecture that could not be built.
+        """
+        return self.why_invalid(arch_seq) is None
+
+    def _trace(self, arch_seq: Sequence[int]) -> tuple[dict[str, str | None], dict[str, Step]]:
+        """For each node, the step producing its tensor (None: dead); and the steps."""
         chosen = dict(zip((node.name for node in self.decisions), self.validate_arch(arch_seq)))
         alias: dict[str, str | None] = {}  # node -> the step producing its tensor, or None
         steps: dict[str, Step] = {}
@@ -264,8 +308,7 @@ class SearchSpace:
                 alias[name] = name
                 continue
             op, shares = self._chosen_operation(node, chosen)
-            # A skip connection from a node that already feeds the merge adds nothing.
-            live = tuple(dict.fromkeys(a for a in map(alias.get, self._inputs_of[name]) if a))
+            live = tuple(a for a in map(alias.get, self._inputs_of[name]) if a)
             if isinstance(op, Connect):
                 alias[name] = alias[op.source.name]
             elif isinstance(op, Zero) or not live:
@@ -275,15 +318,19 @@ class SearchSpace:
             else:
                 steps[name] = Step(name, op, live, shares)
                 alias[name] = name
-        outputs = []
+        return alias, steps
+
+    def _switched_off(
+        self, arch_seq: Sequence[int], alias: Mapping[str, str | None]
+    ) -> str | None:
+        """The message of an output with no input under ``alias``, or None."""
         for name in self._checked()["outputs"]:
             if alias[name] is None:
-                raise SpaceError(
+                return (
                     f"arch_seq {list(arch_seq)} leaves output {name!r} of space {self.name!r} "
                     "with no input: every path to it is switched off (Zero)"
                 )
-            outputs.append(alias[name])
-        return ResolvedArchitecture(_prune(steps, outputs), tuple(outputs))
+        return None
 
     def build(self, arch_seq: Sequence[int]) -> Any:
         """Build a fresh ``keras.Model`` for ``arch_seq`` (new layers and weights)."""

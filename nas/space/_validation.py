@@ -4,17 +4,20 @@ Local mistakes (a cycle, a duplicate name, two inputs into an Identity, a Dense 
 mirror of one, a mirror of a skip connection) are caught as the space is built; what
 needs the whole graph (outputs, reachability) is checked here.
 
-Two kinds of mistakes are left to ``build(arch_seq)``, which raises a SpaceError naming
-the node, the operation and the input shapes, because whether they happen depends on the
-choices of that architecture:
+Two kinds of mistakes depend on the choices of one architecture, so they are found per
+``arch_seq``, not here:
 
-* an output that the architecture switches off (every path to it is Zero);
-* shapes that do not fit a layer: a mirror applying its target's weights to inputs of
-  another width, or a layer given tensors it cannot take. The widths that meet at a node
-  depend on every choice upstream, so checking them here would mean resolving all
-  ``space.size`` architectures, or reimplementing Keras' shape rules for every layer
-  (convolutions, custom layers), or rejecting spaces where only some architectures fail
-  (a search records those as failed evaluations with the message).
+* an output that the architecture switches off (every path to it is Zero): found from
+  the graph alone by ``space.why_invalid(arch_seq)`` (so a search can avoid it), and
+  refused by ``resolve`` and ``build``;
+* shapes that do not fit a layer (a mirror applying its target's weights to inputs of
+  another width, or a layer given tensors it cannot take), which ``build(arch_seq)``
+  reports with a SpaceError naming the node, the operation and the input shapes. The
+  widths that meet at a node depend on every choice upstream, so checking them here
+  would mean resolving all ``space.size`` architectures, or reimplementing Keras' shape
+  rules for every layer (convolutions, custom layers), or rejecting spaces where only
+  some architectures fail (a search records those as failed evaluations with the
+  message).
 """
 
 from __future__ import annotations

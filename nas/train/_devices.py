@@ -15,6 +15,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from nas._imports import import_tensorflow
+
 logger = logging.getLogger("nas.train")
 
 LOCAL_RANK_VARIABLE = "NAS_LOCAL_RANK"
@@ -36,8 +38,7 @@ def bind_local_gpu() -> int | None:
     value = os.environ.get(LOCAL_RANK_VARIABLE)
     if value is None:
         return None
-    import tensorflow as tf
-
+    tf = import_tensorflow()  # often the first import of an MPI rank: quiet it
     gpus = tf.config.list_physical_devices("GPU")
     index = gpu_for_rank(int(value), len(gpus))
     if index is not None:

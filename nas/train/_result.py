@@ -17,6 +17,9 @@ class Status(str, Enum):
     OK = "ok"
     FAILED = "failed"
     TIMEOUT = "timeout"
+    #: Never trained: the architecture switches every path to an output off (the
+    #: error says which), found by the driver from the space alone, at no worker's cost.
+    INVALID = "invalid"
 
     def __str__(self) -> str:
         return self.value
@@ -101,7 +104,10 @@ class TrainingResult:
         if self.error_stage is not None:
             object.__setattr__(self, "error_stage", Stage(self.error_stage))
         failed = self.status is Status.FAILED
-        if (self.status is Status.OK and self.error is not None) or (failed and not self.error):
+        needs_error = failed or self.status is Status.INVALID
+        if (self.status is Status.OK and self.error is not None) or (
+            needs_error and not self.error
+        ):
             raise TrainingError(f"a {self.status} result has error {self.error!r}")
         if failed != (self.error_stage is not None):
             raise TrainingError(f"a {self.status} result has error_stage {self.error_stage!r}")

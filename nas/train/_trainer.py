@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -203,10 +204,15 @@ def train(
 
 
 def _save(model: Any, path: Path) -> None:
+    """Save ``model`` to ``path`` whole or not at all: written under another name, then
+    renamed, so that a kill or a full disk never leaves a truncated model there."""
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")  # Keras wants .keras
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(path)
+        model.save(partial)
+        os.replace(partial, path)
     except Exception as error:  # the evaluation itself succeeded: keep its result
+        partial.unlink(missing_ok=True)
         logger.warning("could not save the trained model to %s: %s", path, _describe(error))
 
 

@@ -5,9 +5,9 @@ resumed search deletes what its earlier session left behind once, at its start."
 from __future__ import annotations
 
 import pytest
-from simulated_checkpoints import CheckpointWritingEvaluator, Killed, on_disk, patch_run_search
+from simulated_checkpoints import Killed, checked_search, on_disk
 
-from nas.driver import read_journal, run_search
+from nas.driver import read_journal
 from nas.schedule import Scheduler
 
 PROBLEM = "problems.breast_cancer:problem"  # 10 epochs
@@ -24,53 +24,39 @@ RUNS = {
 }
 
 
-@pytest.fixture
-def checked(monkeypatch):
-    """run_search with checkpoint files written and checked after every result."""
-    return patch_run_search(monkeypatch)
-
-
-def search(name: str, out, max_evals: int | None = None, resume: bool = False):
+def search(name: str, out, max_evals: int | None = None, **options):
     problem, scheduler, parameters, ranks, evals = RUNS[name]
-    return run_search(
+    return checked_search(
         problem,
         out,
-        "random",
         max_evals or evals,
-        num_workers=ranks,
-        evaluator="simulated",
+        ranks=ranks,
         seed=3,
         scheduler=scheduler,
-        scheduler_kwargs=parameters,
-        keep_models=0,
-        resume=resume,
-        progress=False,
+        scheduler_options=parameters,
+        **options,
     )
 
 
 @pytest.mark.parametrize("name", list(RUNS))
-def test_the_checkpoints_on_disk_are_those_a_later_job_may_continue_at_every_step(
-    tmp_path, checked, name
-):
-    results = search(name, tmp_path)
-    [driver] = checked
-    assert driver.checks > 20  # one per batch of results
+def test_the_checkpoints_on_disk_are_those_a_later_job_may_continue_at_every_step(tmp_path, name):
+    results, check = search(name, tmp_path)
+    assert check.checks > 20  # one per batch of results
     continued = [t for t in results.trials if t.config.parent is not None]
     saved = [t for t in results.trials if t.config.checkpoint_path]
     assert continued and saved, "the run must save and continue checkpoints"
     # What is left at the end is what the scheduler could still continue.
-    assert on_disk(tmp_path) == set(driver.scheduler.live_checkpoints()) & {
+    assert on_disk(tmp_path) == set(check.scheduler.live_checkpoints()) & {
         t.config.trial_id for t in saved
     }
 
 
 @pytest.mark.parametrize("name, kill_after", [("asha", 60), ("sha", 60), ("pbt", 30)])
 def test_a_resumed_search_deletes_what_its_earlier_session_left_once_at_its_start(
-    tmp_path, checked, monkeypatch, name, kill_after
+    tmp_path, name, kill_after
 ):
-    monkeypatch.setattr(CheckpointWritingEvaluator, "kill_after", kill_after)
     with pytest.raises(Killed):
-        search(name, tmp_path)
+        search(name, tmp_path, kill_after=kill_after)
     history = read_journal(tmp_path)
     assert history.unfinished, "the kill must leave evaluations running"
     # Killed as if between saving results and releasing checkpoints: every checkpoint a
@@ -78,10 +64,8 @@ def test_a_resumed_search_deletes_what_its_earlier_session_left_once_at_its_star
     stale = {t.config.trial_id for t in history.finished if t.config.checkpoint_path}
     for trial_id in stale:
         (tmp_path / "checkpoints" / f"trial_{trial_id}.keras").touch()
-    monkeypatch.setattr(CheckpointWritingEvaluator, "kill_after", None)
-    search(name, tmp_path, resume=True)  # CheckedDriver checks the files once built
-    resumed = checked[-1]
-    assert resumed.checks > 1 and len(resumed.trials) > len(history.finished)
+    results, check = search(name, tmp_path, resume=True)  # checked as the run starts
+    assert check.checks > 1 and len(results.trials) > len(history.finished)
     assert stale - on_disk(tmp_path), "some stale checkpoints must have been deleted"
 
 

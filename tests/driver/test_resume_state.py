@@ -12,11 +12,10 @@ from dataclasses import replace
 import pytest
 from toy_problems import problem
 
+from nas import Callback, Study
 from nas.driver import read_journal
-from nas.driver._driver import Driver
-from nas.driver._run_search import make_search, replay
 from nas.evaluate import Evaluator, unreported_result
-from nas.schedule import FullTraining
+from nas.search import AgEBO
 from nas.train import Status
 from nas.trial import Config, Trial
 
@@ -29,6 +28,7 @@ class FifoEvaluator(Evaluator):
     """Four workers; each collect returns the oldest running config, scored by formula."""
 
     num_workers = 4
+    trains = False  # scores by formula: nothing to check before the search starts
 
     def __init__(self, kill_at_collect: int | None = None) -> None:
         self.running: list[Config] = []
@@ -62,25 +62,31 @@ def proposals(directory) -> list[tuple]:
     return [(c.trial_id, c.arch_seq, c.hyperparameters["learning_rate"]) for c in configs]
 
 
+class PendingLies(Callback):
+    """Checks, as the run starts, that the resumed search counts every evaluation still
+    running at the kill as a pending lie, as it did before the kill."""
+
+    def __init__(self, history) -> None:
+        self.expected = len(history.unfinished) if history is not None else 0
+
+    def on_search_start(self, study) -> None:
+        assert study.search.optimizer.num_pending == self.expected
+
+
 def run(directory, evaluator, history=None, **search_kwargs):
-    search = make_search("agebo", problem, 7, search_kwargs)
-    scheduler = FullTraining(search)
-    if history is not None:
-        replay(scheduler, history, problem)
-        # As before the kill: every evaluation still running counts as a pending lie.
-        assert search.optimizer.num_pending == len(history.unfinished)
-    driver = Driver(
+    search = AgEBO.for_problem(problem, seed=7, **search_kwargs)
+    Study(
         problem,
-        scheduler,
-        evaluator,
         directory,
+        search,
         max_evals=14,
-        settings={},
+        evaluator=evaluator,
         seed=7,
-        history=history,
+        keep_models=0,
+        callbacks=[PendingLies(history)],
+        if_exists="resume" if history is not None else "error",
         progress=False,
-    )
-    driver.run()
+    ).run()
     return search
 
 

@@ -26,9 +26,9 @@ import copy
 from collections import Counter
 
 import pytest
-from simulated_checkpoints import CheckpointWritingEvaluator, Killed, on_disk, patch_run_search
+from simulated_checkpoints import CheckpointCheck, Killed, checked_search, on_disk
 
-from nas.driver import read_journal, run_search
+from nas.driver import read_journal
 
 RUNGS = {"min_epochs": 1, "max_epochs": 9, "reduction_factor": 3}
 #: scheduler -> its problem: RASDA's lets it widen (num_ranks 1 or 2).
@@ -38,40 +38,31 @@ PROBLEMS = {
 }
 
 
-@pytest.fixture
-def checked(monkeypatch):
-    """run_search with checkpoint files written and checked after every result."""
-    return patch_run_search(monkeypatch)
-
-
-def search(scheduler: str, out, max_evals: int, ranks: int, resume: bool = False):
-    return run_search(
+def search(scheduler: str, out, max_evals: int, ranks: int, **options):
+    """The search's results (its checkpoints checked throughout)."""
+    return checked_search(
         PROBLEMS[scheduler],
         out,
-        "random",
         max_evals,
-        num_workers=ranks,
-        evaluator="simulated",
+        ranks=ranks,
         seed=5,
         scheduler=scheduler,
-        scheduler_kwargs=RUNGS,
-        keep_models=0,
-        resume=resume,
-        progress=False,
-    )
+        scheduler_options=RUNGS,
+        **options,
+    )[0]
 
 
-def stop(monkeypatch, scheduler: str, out, how: str, at: int, budget: int, ranks: int):
+def stop(scheduler: str, out, how: str, at: int, budget: int, ranks: int):
     """Run ``out`` until stopped ``how``: by its budget (``at`` evaluations) or killed
-    once ``at`` results are in, with evaluations running."""
+    once ``at`` results are in, with evaluations running; the check of the run."""
+    check = CheckpointCheck()
     if how == "budget":
-        search(scheduler, out, at, ranks)
-        return
-    monkeypatch.setattr(CheckpointWritingEvaluator, "kill_after", at)
+        search(scheduler, out, at, ranks, check=check)
+        return check
     with pytest.raises(Killed):
-        search(scheduler, out, budget, ranks)
-    monkeypatch.setattr(CheckpointWritingEvaluator, "kill_after", None)
+        search(scheduler, out, budget, ranks, kill_after=at, check=check)
     assert read_journal(out).unfinished, "the kill must leave evaluations running"
+    return check
 
 
 def job(trial) -> tuple:
@@ -100,11 +91,11 @@ def by_trial_id(results) -> list:
 @pytest.mark.parametrize("scheduler", ["asha", "rasda"])
 @pytest.mark.parametrize("how", ["budget", "kill"])
 def test_on_one_rank_a_resumed_search_ends_with_the_trials_of_an_uninterrupted_one(
-    tmp_path, checked, monkeypatch, scheduler, how
+    tmp_path, scheduler, how
 ):
     # One rank caps RASDA's widths at 1 (its widening is checked on many ranks below).
     whole = search(scheduler, tmp_path / "whole", 150, ranks=1)
-    stop(monkeypatch, scheduler, tmp_path / "parts", how, 60, 150, ranks=1)
+    stop(scheduler, tmp_path / "parts", how, 60, 150, ranks=1)
     first = {t.config.trial_id: t for t in read_journal(tmp_path / "parts").finished}
     parts = search(scheduler, tmp_path / "parts", 150, ranks=1, resume=True)
 
@@ -122,15 +113,15 @@ def test_on_one_rank_a_resumed_search_ends_with_the_trials_of_an_uninterrupted_o
 @pytest.mark.parametrize("scheduler", ["asha", "rasda"])
 @pytest.mark.parametrize("how", ["budget", "kill"])
 def test_on_many_ranks_a_resumed_search_decides_as_the_stopped_one_and_loses_nothing(
-    tmp_path, checked, monkeypatch, scheduler, how
+    tmp_path, scheduler, how
 ):
     ranks, budget = 24, 300
     whole = search(scheduler, tmp_path / "whole", budget, ranks)
-    stop(monkeypatch, scheduler, tmp_path / "parts", how, 100, budget, ranks)
-    stopped = checked[-1].scheduler
+    stopped = stop(scheduler, tmp_path / "parts", how, 100, budget, ranks).scheduler
     history = read_journal(tmp_path / "parts")
-    parts = search(scheduler, tmp_path / "parts", budget, ranks, resume=True)
-    replayed = checked[-1].initial_scheduler
+    resumed = CheckpointCheck()
+    parts = search(scheduler, tmp_path / "parts", budget, ranks, resume=True, check=resumed)
+    replayed = resumed.initial_scheduler
 
     # The journal brought the scheduler back to where it stopped: it asks for the same
     # jobs and keeps the same checkpoints.
@@ -172,7 +163,7 @@ def test_on_many_ranks_a_resumed_search_decides_as_the_stopped_one_and_loses_not
     by_id = {t.config.trial_id: t for t in trials}
     continued = Counter(t.config.parent for t in trials if t.config.parent is not None)
     assert continued and max(continued.values()) == 1
-    widths = rung_widths(scheduler, checked[-1].scheduler)
+    widths = rung_widths(scheduler, resumed.scheduler)
     for trial in trials:
         config, rung = trial.config, trial.config.info["rung"]
         assert trial.result.num_ranks == widths[rung]
@@ -188,7 +179,7 @@ def test_on_many_ranks_a_resumed_search_decides_as_the_stopped_one_and_loses_not
         assert len(set(widths)) > 1  # it widened
     # The resumed run is a function of the journal. (Stopped again rather than copied:
     # the journal holds the checkpoints' paths, which a copy would not move.)
-    stop(monkeypatch, scheduler, tmp_path / "again", how, 100, budget, ranks)
+    stop(scheduler, tmp_path / "again", how, 100, budget, ranks)
     again = search(scheduler, tmp_path / "again", budget, ranks, resume=True)
     assert [job(t) for t in by_trial_id(again)] == [job(t) for t in trials]
     assert on_disk(tmp_path / "again") == on_disk(tmp_path / "parts")
@@ -199,13 +190,11 @@ def rung_widths(name: str, scheduler) -> list[int]:
     return list(scheduler.widths) if name == "rasda" else [1] * len(scheduler.resources)
 
 
-def test_a_search_folder_moved_between_sessions_resumes_in_its_new_place(
-    tmp_path, checked, monkeypatch
-):
+def test_a_search_folder_moved_between_sessions_resumes_in_its_new_place(tmp_path):
     """The journal records checkpoint paths, but re-run evaluations take theirs from
     the folder they resume in: scratch space is often moved or copied on clusters."""
     whole = search("asha", tmp_path / "whole", 150, ranks=1)
-    stop(monkeypatch, "asha", tmp_path / "parts", "kill", 60, 150, ranks=1)
+    stop("asha", tmp_path / "parts", "kill", 60, 150, ranks=1)
     moved = tmp_path / "elsewhere" / "moved"
     moved.parent.mkdir()
     (tmp_path / "parts").rename(moved)

@@ -6,6 +6,7 @@ Workers import these by reference (``toy_problems:problem``): pytest puts this f
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 
@@ -33,7 +34,8 @@ def _problem(name: str, loader) -> Problem:
 
 def load_data_or_crash():
     flag = os.environ.get(CRASH_FLAG)
-    if flag and os.path.exists(flag):
+    # Only a worker crashes: the driver loads the data too, to check it before starting.
+    if flag and os.path.exists(flag) and multiprocessing.parent_process() is not None:
         os.remove(flag)
         os.kill(os.getpid(), signal.SIGKILL)
     return load_data()
@@ -43,9 +45,21 @@ def load_nothing():
     raise OSError("the data directory is not mounted")
 
 
+def broken_loss(y_true, y_pred):
+    """A loss with a bug: every training fails, though the data loads and models build."""
+    raise ValueError("the loss has a bug")
+
+
 problem = _problem("toy", load_data)
 failing_problem = _problem("toy_failing", load_nothing)
 crashing_problem = _problem("toy_crashing", load_data_or_crash)
+untrainable_problem = Problem(
+    "toy_untrainable",
+    load_data,
+    "spaces.dense_skip:dense_skip_space",
+    space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 1},
+    loss=broken_loss,
+)
 
 
 def hanging_evaluation(problem_reference, config, timeout, models_directory):

@@ -59,3 +59,15 @@ def test_nas_plot_explains_an_empty_folder(tmp_path, capsys):
 def test_a_single_evaluation_can_be_plotted(tmp_path):
     write_journal(tmp_path, num_trials=1)
     assert plot_main([str(tmp_path)]) == 0
+
+
+def test_the_objective_axis_names_the_problems_metric(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures, close = [], plt.close
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figures to look at
+    write_journal(tmp_path)
+    assert plot_main([str(tmp_path)]) == 0
+    for figure in figures:
+        close(figure)
+    assert figures[0].axes[0].get_ylabel() == "val_accuracy (maximised)"

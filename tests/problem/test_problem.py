@@ -291,6 +291,74 @@ def test_importing_nas_problem_does_not_import_keras():
     assert output.strip() == "False"
 
 
+# -- load_problem from a file ---------------------------------------------------------
+
+USER_PROBLEM = """
+from nas.problem import Problem
+from nas_test_user_data import load_data  # a module beside this file
+
+problem = Problem("from_file", load_data, "spaces.dense_skip:dense_skip_space",
+                  loss="sparse_categorical_crossentropy")
+"""
+
+
+@pytest.fixture
+def user_folder(tmp_path, monkeypatch):
+    """A user's folder with a problem file and the module it imports; the working folder
+    is elsewhere, and the import path and modules are restored after."""
+    folder = tmp_path / "user"
+    folder.mkdir()
+    (folder / "nas_test_user_problem.py").write_text(USER_PROBLEM)
+    (folder / "nas_test_user_data.py").write_text("def load_data():\n    pass\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield folder
+    for name in ("nas_test_user_problem", "nas_test_user_data"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("given", ["absolute", "relative"])
+def test_load_problem_imports_a_file_from_anywhere(user_folder, given):
+    path = user_folder / "nas_test_user_problem.py"
+    reference = f"{path if given == 'absolute' else '../user/' + path.name}:problem"
+    problem = load_problem(reference)
+    assert problem.name == "from_file"
+    # Workers and ranks are given the reference: it must not depend on the working folder.
+    assert problem.reference == f"{path.resolve()}:problem"
+    assert load_problem(problem.reference) is problem
+    # Imported by name from its folder, so that spawned workers find what it defines.
+    assert sys.modules["nas_test_user_problem"].problem is problem
+    assert sys.path[0] == str(user_folder.resolve())
+
+
+def test_load_problem_defaults_to_the_problem_of_a_file(user_folder):
+    path = user_folder / "nas_test_user_problem.py"
+    assert load_problem(str(path)).name == "from_file"
+
+
+@pytest.mark.parametrize(
+    ("name", "culprit"),
+    [
+        ("missing.py", "no file"),
+        ("my-problem.py", "my-problem.py cannot be imported as a module; rename it"),
+        ("json.py", "a module named 'json' is already imported"),  # the standard library's
+    ],
+)
+def test_load_problem_names_what_is_wrong_with_a_file(user_folder, name, culprit):
+    if name != "missing.py":
+        (user_folder / name).write_text(USER_PROBLEM)
+    with pytest.raises(ProblemError) as caught:
+        load_problem(f"{user_folder / name}:problem")
+    assert culprit in str(caught.value)
+
+
+def test_a_module_not_found_says_where_it_was_looked_for(user_folder):
+    with pytest.raises(ProblemError) as caught:
+        load_problem("nas_test_user_problem:problem")  # not in the working folder
+    assert "give a file as 'path/to/nas_test_user_problem.py:attribute'" in str(caught.value)
+
+
 # -- the names known without Keras are the names Keras knows --------------------------
 
 

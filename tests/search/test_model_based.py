@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from nas.driver import SEARCHES
 from nas.problem import Categorical, Float, HyperparameterSpace, Int
-from nas.search import AMBS, AgEBO, Observation, RandomSearch
+from nas.search import AMBS, SEARCHES, AgEBO, Observation, RandomSearch
 from nas.search._encoding import ConfigEncoder
 
 CHOICES = [5, 1, 4, 3, 6]

@@ -378,8 +378,9 @@ def expect(spec: Spec, arch_seq: Sequence[int]) -> Expected:
         if op["op"] == "connect":
             tensor[name] = tensor[op["source"]]
             continue
-        # A tensor reaching a node twice (a skip from a node that already feeds it) counts once.
-        live = tuple(dict.fromkeys(t for t in map(tensor.get, node["inputs"]) if t is not None))
+        # A tensor reaching a node twice (a skip from a node that already feeds it) is
+        # taken twice: x + skip(x) is 2x.
+        live = tuple(t for t in map(tensor.get, node["inputs"]) if t is not None)
         merge_of_one = op["op"] in MERGES and len(live) == 1
         if op["op"] == "zero" or not live:
             tensor[name] = None

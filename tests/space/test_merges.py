@@ -82,3 +82,35 @@ def test_a_mirrored_add_by_padding_pads_to_each_width():
     x = np.arange(6, dtype="float32").reshape(2, 3)
     c, d = (model.get_layer(name)(x).numpy() for name in "cd")
     np.testing.assert_allclose(model(x)[1].numpy(), np.pad(c, [(0, 0), (0, 4)]) + d, rtol=1e-6)
+
+
+def test_a_relu_merge_computes_what_an_activation_relu_does_with_the_same_gradient():
+    # The merge builds relu as LeakyReLU(negative_slope=0), which TensorFlow's oneDNN
+    # rewrite leaves alone (Activation("relu") after Dense + Add makes it log an error).
+    import keras
+    import tensorflow as tf
+
+    model = merge_space((5,), AddByProjecting("relu")).build([0])
+    assert type(model.layers[-1]).__name__ == "LeakyReLU"
+    # The same layers, with the activation Keras would use.
+    reference = keras.Model(model.inputs, keras.layers.Activation("relu")(model.layers[-1].input))
+    # Unit 0 sums to exactly 0, where relu's gradient is 0 (max(x, 0)'s would be 1).
+    narrow, projection = model.get_layer("narrow"), model.get_layer("merged_projection1")
+    kernel, bias = narrow.get_weights()
+    kernel[:, 0], bias[0] = 0.0, 0.0
+    narrow.set_weights([kernel, bias])
+    [kernel] = projection.get_weights()
+    kernel[:, 0] = 0.0
+    projection.set_weights([kernel])
+    x = tf.constant(np.random.default_rng(0).normal(size=(16, 5)).astype("float32"))
+    outputs, gradients = [], []
+    for built in (model, reference):
+        with tf.GradientTape() as tape:
+            output = built(x)
+            loss = tf.reduce_sum(output * tf.range(1.0, 5.0))
+        outputs.append(output.numpy())
+        gradients.append([g.numpy() for g in tape.gradient(loss, built.trainable_weights)])
+    assert (outputs[0][:, 0] == 0).all() and (outputs[0] < 0).sum() == 0 and outputs[0].max() > 0
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    for ours, keras_relu in zip(*gradients):
+        np.testing.assert_array_equal(ours, keras_relu)

@@ -103,17 +103,19 @@ def test_each_build_returns_a_fresh_model():
     assert not {id(w) for w in first.weights} & {id(w) for w in second.weights}
 
 
-def test_identity_with_skip_from_its_own_input_adds_nothing():
+def test_a_skip_from_the_main_path_is_added_again_x_plus_x_is_2x():
     space = SearchSpace({"x": (6,)})
     x = space.input()
-    hidden = space.add(VariableNode([Identity(), Layer("Dense", units=4)], "hidden"), x)
+    hidden = space.add(VariableNode([Identity(), Layer("Dense", units=6)], "hidden"), x)
     merge = space.add(ConstantNode(AddByProjecting(), "merge"), hidden)
     space.connect(space.add(VariableNode([Zero(), Connect(x)], "skip")), merge)
-    space.add(ConstantNode(Layer("Dense", units=2), "out"), merge)
-    # hidden = Identity, so the skip from x duplicates the main path: no Add is built.
-    assert "Add" not in layer_types(space.build([0, 1]))
-    assert space.arch_hash([0, 1]) == space.arch_hash([0, 0])
-    assert "Add" in layer_types(space.build([1, 1]))
+    space.set_outputs(merge)
+    # hidden = Identity: the merge takes x twice, as the graph says (it used to drop one).
+    assert space.resolve([0, 1]).steps[-1].inputs == ("x", "x")
+    batch = np.arange(12, dtype="float32").reshape(2, 6)
+    np.testing.assert_array_equal(space.build([0, 1])(batch), 2 * batch)
+    np.testing.assert_array_equal(space.build([0, 0])(batch), batch)
+    assert space.arch_hash([0, 1]) != space.arch_hash([0, 0])
 
 
 def test_arch_hash_is_stable_and_tells_models_apart():
