@@ -259,6 +259,11 @@ class Study:
             FolderInUseError: when another driver is running a search in the folder.
         """
         exit_if_importing_main_in_a_worker()  # a script without a __main__ guard
+        if self.search is not None:
+            raise RuntimeError(
+                "this study has run: make a new Study (with if_exists='resume' and a "
+                "larger max_evals to continue it)"
+            )
         given = self._evaluator
         if isinstance(given, Evaluator):
             given.models_directory = self._models_directory()

@@ -218,6 +218,13 @@ def test_a_scheduler_object_is_recorded_and_made_again_on_resume(tmp_path):
     assert max(t.config.info["rung"] for t in resumed.trials) >= 1  # promotions went on
 
 
+def test_a_study_runs_once(tmp_path):
+    study = Study(SHIPPED, tmp_path, "random", 2, evaluator=simulated(), progress=False)
+    study.run()
+    with pytest.raises(RuntimeError, match="this study has run: make a new Study"):
+        study.run()
+
+
 def test_a_search_made_for_another_problem_is_refused(tmp_path):
     other = RandomSearch.for_problem(tiny_problem())
     with pytest.raises(ValueError, match="the search was made for a space with choices"):
