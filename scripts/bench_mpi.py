@@ -80,8 +80,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -429,42 +428,35 @@ class ThroughputCase:
         return self.backend or "none (comm=None)"
 
 
-@contextmanager
-def epoch_timer() -> Iterator[list[tuple[float, float]]]:
-    """While open, the trainer's epochs append (first batch s, all batches s) to a list.
+def epoch_timer() -> Any:
+    """A Keras callback that appends each epoch's (first batch s, all batches s) to its
+    ``times``, given to ``train(callbacks=...)``.
 
     ``TrainingResult.samples_per_second`` is a mean over all epochs, and the first
     epoch's first batch traces the train step (seconds here, more than a whole epoch of
-    this model): to separate that one-off cost from the steady rate, the trainer's
-    monitor is replaced by a subclass that also times each epoch. It only adds
+    this model): this separates that one-off cost from the steady rate. It only takes
     timestamps; what the trainer does is unchanged.
     """
-    from nas.train import _callbacks
+    import keras
 
-    times: list[tuple[float, float]] = []
-    base = _callbacks.TrainingMonitor
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: list[tuple[float, float]] = []
 
-    class TimedMonitor(base):  # type: ignore[misc, valid-type]
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            super().on_epoch_begin(epoch, logs)
-            self._bench_start = self._bench_last = time.perf_counter()
-            self._bench_first: float | None = None
+            self._start = self._last = time.perf_counter()
+            self._first: float | None = None
 
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            super().on_train_batch_end(batch, logs)
-            self._bench_last = time.perf_counter()
-            if self._bench_first is None:
-                self._bench_first = self._bench_last - self._bench_start
+            self._last = time.perf_counter()
+            if self._first is None:
+                self._first = self._last - self._start
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            times.append((self._bench_first or 0.0, self._bench_last - self._bench_start))
-            super().on_epoch_end(epoch, logs)
+            self.times.append((self._first or 0.0, self._last - self._start))
 
-    _callbacks.TrainingMonitor = TimedMonitor
-    try:
-        yield times
-    finally:
-        _callbacks.TrainingMonitor = base
+    return EpochTimer()
 
 
 def throughput_ranks(args: argparse.Namespace) -> None:
@@ -481,15 +473,17 @@ def throughput_ranks(args: argparse.Namespace) -> None:
     problem = load_problem(args.problem)
     arch_seq = problem.build_space().sample(np.random.default_rng(args.seed))
     problem.load_data()  # cached: not part of the figures
-    with epoch_timer() as epochs:
-        result = train(
-            problem,
-            arch_seq,
-            {"batch_size": args.batch_size},
-            epochs=args.epochs,
-            seed=args.seed,
-            comm=comm if comm.Get_size() > 1 else None,
-        )
+    timer = epoch_timer()
+    result = train(
+        problem,
+        arch_seq,
+        {"batch_size": args.batch_size},
+        epochs=args.epochs,
+        seed=args.seed,
+        comm=comm if comm.Get_size() > 1 else None,
+        callbacks=[timer],
+    )
+    epochs = timer.times
     if comm.Get_rank() != 0:
         return
     if not result.ok:

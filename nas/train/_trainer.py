@@ -84,6 +84,7 @@ def train(
     checkpoint_path: str | Path | None = None,
     learning_rate_scaling: Mapping[str, Any] | None = None,
     schedule_epochs: int | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -140,6 +141,8 @@ def train(
             the configuration's whole training when this call trains one segment of it
             (schedulers pass the ``epochs`` hyperparameter; see
             :mod:`nas.train._learning_rate`); None: this call's ``epochs``.
+        callbacks: Keras callbacks of your own (a logger, a timer), called after the
+            trainer's; on a group of ranks, every rank calls its own.
 
     Returns:
         A :class:`TrainingResult`.
@@ -188,9 +191,11 @@ def train(
     stage = Stage.TRAIN
     try:
         if group is None:
-            monitor = _fit(model, problem, dataset, run, deadline_after, verbose)
+            monitor = _fit(model, problem, dataset, run, deadline_after, verbose, callbacks)
         else:
-            monitor = _fit_on_group(model, problem, dataset, run, deadline_after, group, scaling)
+            monitor = _fit_on_group(
+                model, problem, dataset, run, deadline_after, group, scaling, callbacks
+            )
     except Exception as exception:
         logger.debug("training %s failed", run.arch_seq, exc_info=True)
         return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
@@ -333,6 +338,7 @@ def _fit(
     run: _Run,
     timeout: float | None,
     verbose: int,
+    callbacks: Sequence[Any] = (),
 ) -> TrainingMonitor:
     x_train, y_train = dataset.train
     monitor = _monitor(problem, timeout)
@@ -347,7 +353,12 @@ def _fit(
             epochs=run.hyperparameters["epochs"],
             initial_epoch=run.initial_epoch,
             validation_data=dataset.valid,
-            callbacks=[*_learning_rate_control(plan), monitor, *_early_stopping(problem, run)],
+            callbacks=[
+                *_learning_rate_control(plan),
+                monitor,
+                *_early_stopping(problem, run),
+                *callbacks,
+            ],
             verbose=verbose,
         )
     return monitor
@@ -383,6 +394,7 @@ def _fit_on_group(
     timeout: float | None,
     group: RankGroup,
     scaling: LearningRateScaling | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> TrainingMonitor:
     """Data-parallel training on ``group``: the rules are in :mod:`nas.train._group`
     (``scaling``: the learning-rate rule of a resized segment, None: the default)."""
@@ -419,6 +431,7 @@ def _fit_on_group(
                     *_learning_rate_control(plan),
                     monitor,
                     *_early_stopping(problem, run),
+                    *callbacks,
                 ],
                 verbose=0,
             )

@@ -477,3 +477,17 @@ def test_a_segment_continues_the_weights_and_optimizer_state_of_a_checkpoint(pro
 def test_initial_epoch_must_leave_an_epoch_to_train(problem):
     with pytest.raises(ValueError, match=r"initial_epoch must be an int from 0 to epochs - 1 = 2"):
         train(problem, DENSE_RELU, epochs=3, initial_epoch=3)
+
+
+@pytest.mark.slow
+def test_callbacks_of_ones_own_see_every_epoch_after_the_trainers(problem):
+    keras = import_keras()
+    seen = []
+
+    class Epochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, sorted(logs)))
+
+    result = train(problem, DENSE_RELU, epochs=2, callbacks=[Epochs()])
+    assert result.ok and [epoch for epoch, _ in seen] == [0, 1]
+    assert "val_accuracy" in seen[0][1]
