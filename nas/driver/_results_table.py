@@ -18,12 +18,13 @@ trial order at every moment.
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.driver._files import replace_text
 from nas.schedule import decision_of
 from nas.trial import Trial
 
@@ -107,14 +108,11 @@ class ResultsTable:
             self._rewrite_in_trial_order()
 
     def _rewrite_in_trial_order(self) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        with temporary.open("w", newline="", encoding="utf-8") as file:
-            writer = self._dict_writer(file)
-            writer.writeheader()
-            writer.writerows(sorted(self._rows, key=_trial_id))
-        # Atomic on POSIX file systems, Lustre and GPFS included: a reader opens either
-        # the old file or the new one, never a mix.
-        os.replace(temporary, self.path)
+        text = io.StringIO(newline="")
+        writer = self._dict_writer(text)
+        writer.writeheader()
+        writer.writerows(sorted(self._rows, key=_trial_id))
+        replace_text(self.path, text.getvalue())
         self._in_order = True
 
     def _dict_writer(self, file: Any) -> csv.DictWriter:

@@ -13,7 +13,6 @@ import contextlib
 import inspect
 import json
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from nas.driver._driver import (
     job_of,
     segment,
 )
+from nas.driver._files import replace_text
 from nas.driver._journal import JOURNAL_NAME, JournalState, read_journal
 from nas.driver._lock import FolderLock
 from nas.driver._model_keeper import MODELS_FOLDER
@@ -302,7 +302,7 @@ class Study:
         # Written before anything slow starts, so that a kill during start-up leaves a
         # folder that resume can start again.
         self.directory.mkdir(parents=True, exist_ok=True)
-        _replace_text(self.directory / SETTINGS, json.dumps(settings, indent=2))
+        replace_text(self.directory / SETTINGS, json.dumps(settings, indent=2))
         with open_evaluator() as backend:  # only now: the checks above start no worker
             self.evaluator = backend
             scheduler = self.scheduler = self._make_scheduler(search, backend)
@@ -609,14 +609,6 @@ def _check_resumable(directory: Path, recorded: dict[str, Any], settings: dict[s
             f"{k}: recorded {old!r}, now {new!r}" for k, (old, new) in different.items()
         )
         raise ValueError(f"cannot resume {directory} with different settings ({details})")
-
-
-def _replace_text(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: to a temporary file renamed over it (atomic on
-    POSIX file systems, Lustre and GPFS included), so a kill never leaves it empty."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def recorded_settings(directory: Path) -> dict[str, Any] | None:
