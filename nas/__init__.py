@@ -8,11 +8,30 @@ Example:
     >>> nas.load_results("runs/mine").to_dataframe()
 """
 
-from nas.driver import Callback, SearchResults, Study, run_search
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nas._imports import lazy_names
 from nas.exceptions import NASError, ProblemError, SpaceError, TrainingError
-from nas.results import load_results
+
+if TYPE_CHECKING:
+    from nas.driver import Callback, SearchResults, Study, run_search
+    from nas.results import load_results
 
 __version__ = "0.1.0"
+
+# Imported on first use: `import nas` stays fast for nas-search (see lazy_names).
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "Callback": "nas.driver",
+        "SearchResults": "nas.driver",
+        "Study": "nas.driver",
+        "run_search": "nas.driver",
+        "load_results": "nas.results",
+    },
+)
 
 __all__ = [
     "Callback",

@@ -16,12 +16,14 @@ inside :func:`tensorflow_logs_filtered`, which apply the level to those lines.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
+from typing import Any
 
 #: The environment variable TensorFlow reads its C++ log level from.
 TF_LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
@@ -82,6 +84,33 @@ def import_keras() -> ModuleType:
             "or '.[gpu]', or bash scripts/setup.sh (NAS_GPU=1 for GPUs)"
         ) from error
     return keras
+
+
+def lazy_names(
+    package: str, modules: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` (PEP 562) of a package that imports each of
+    its names ``modules`` (name: the module defining it) on first use.
+
+    For packages on the way to ``nas-search``'s first line, which catches stop signals:
+    importing the driver takes a second or more, and a signal then would kill it.
+
+    Example:
+        >>> __getattr__, __dir__ = lazy_names(__name__, {"Study": "nas.driver"})
+    """
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        if name not in modules:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(modules[name]), name)
+        namespace[name] = value  # found directly from now on
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *modules})
+
+    return __getattr__, __dir__
 
 
 @contextlib.contextmanager

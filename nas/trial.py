@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ class Config:
         checkpoint_path: where to save the model and optimizer state after training.
         info: what the scheduler notes about this evaluation (a rung, the member it
             copied, ...), recorded with the trial.
+        directory: the output folder of the search running it (None outside one), for
+            what the problem's ``callbacks`` factory writes (see :class:`TrialInfo`).
+        tensorboard: write TensorBoard logs to ``directory/tensorboard/<trial_id>``.
     """
 
     trial_id: int
@@ -49,6 +53,8 @@ class Config:
     parent: int | None = None
     checkpoint_path: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    directory: str | None = None
+    tensorboard: bool = False
 
     @property
     def num_ranks(self) -> int:
@@ -67,6 +73,8 @@ class Config:
             "parent": self.parent,
             "checkpoint_path": self.checkpoint_path,
             "info": dict(self.info),
+            "directory": self.directory,
+            "tensorboard": self.tensorboard,
         }
 
     @classmethod
@@ -85,7 +93,44 @@ class Config:
             None if parent is None else int(parent),
             data.get("checkpoint_path"),
             dict(data.get("info", {})),
+            data.get("directory"),
+            bool(data.get("tensorboard", False)),
         )
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """What a problem's ``callbacks`` factory is given: the evaluation it makes
+    callbacks for, in the worker (process, MPI rank) that trains it.
+
+    Attributes:
+        config: the evaluation (its ``trial_id``, ``arch_seq``, ``hyperparameters``,
+            seed and budget).
+        directory: the search's output folder (None outside a search): a callback that
+            writes files puts them in a subfolder of its own, named after the trial.
+        rank: this rank's index in the group of ranks training the configuration
+            together (0 when it trains alone).
+        num_ranks: the size of that group (1 when it trains alone). Every rank of a
+            group calls the factory and runs its callbacks, as ``train(callbacks=)``
+            does: a callback that writes files should do so on rank 0 only.
+    """
+
+    config: Config
+    directory: Path | None = None
+    rank: int = 0
+    num_ranks: int = 1
+
+    @property
+    def trial_id(self) -> int:
+        return self.config.trial_id
+
+    @property
+    def arch_seq(self) -> tuple[int, ...]:
+        return self.config.arch_seq
+
+    @property
+    def hyperparameters(self) -> Mapping[str, Any]:
+        return self.config.hyperparameters
 
 
 @dataclass(frozen=True)

@@ -4,29 +4,40 @@
 #
 #   cd /path/to/nas && qsub scripts/pbs_search.sh
 #
-# Submit it from the repository root (PBS runs a copy of this file, so the
-# root is taken from the submission directory; or set NAS_ROOT). Submitting it
-# again continues the search: when $OUT already holds one, the command is
-# `nas-search --resume $OUT`. The job stops starting evaluations at its
-# walltime minus SAFETY_MARGIN (read from `qstat -f`), so it ends by itself,
-# in time to write everything, and the next job picks up where it stopped.
-# To chain jobs: qsub -W depend=afterany:<job id> scripts/pbs_search.sh
+# Submit it from the repository root (PBS runs a copy of this file, or feeds it
+# to the shell, so the root is taken from the submission directory; or set
+# NAS_ROOT). The job runs `nas-search --evaluator mpi` under mpirun, or, when
+# $OUT already holds a search, `nas-search --resume $OUT`.
+#
+# The same logic as scripts/slurm_search.sbatch, from the same functions
+# (scripts/batch_lib.sh): the search stops cleanly before the walltime, at
+# nas-search's --timeout (the time left from `qstat -f`, minus SAFETY_MARGIN), or
+# on SIGUSR1 to this script (`qsig -s USR1 <job>`: PBS has no warning signal of
+# its own), which it passes on to rank 0 as SIGTERM. If the budget (MAX_EVALS)
+# is not met, the script submits a follow-on job, `qsub -W
+# depend=afterany:<this job>` of this script, which resumes the search; once it
+# is met, the log says "the search is complete" and no job follows. A job whose
+# nas-search fails, or which finished no evaluation, submits none.
 #
 # Layout (docs/cluster.md): nodes x GPUS_PER_NODE training ranks, one per GPU,
-# and the driver as rank 0 on the first node, which therefore runs
-# GPUS_PER_NODE + 1 ranks: mpiprocs is one more than ngpus. The driver uses
-# little CPU and no GPU. Each training rank picks its GPU itself (its index
-# among the node's training ranks, NAS_LOCAL_RANK), so every rank may see all
-# the node's GPUs.
+# and the driver as rank 0, one more process on the first node only: the first
+# chunk of the select has mpiprocs=ngpus+1, the others mpiprocs=ngpus (for more
+# nodes, raise the count of the second chunk: select=1:...+3:... is 4 nodes).
+# place=scatter puts each chunk on a node of its own. GPU binding: each rank
+# starts through scripts/batch_lib.sh's wrapper, which sets CUDA_VISIBLE_DEVICES
+# from Open MPI's OMPI_COMM_WORLD_RANK and OMPI_COMM_WORLD_LOCAL_RANK: none for the
+# driver, entry `slot` of the node's GPUs (PBS's CUDA_VISIBLE_DEVICES) for a
+# training rank (its index among the node's training ranks).
 #
 # Check what it would run, without running it:
 #   NAS_DRY_RUN=1 bash scripts/pbs_search.sh
 #
 #PBS -N nas-search
-#PBS -l select=2:ncpus=40:ngpus=4:mpiprocs=5
+#PBS -l select=1:ncpus=40:ngpus=4:mpiprocs=5+1:ncpus=40:ngpus=4:mpiprocs=4
+#PBS -l place=scatter
 #PBS -l walltime=04:00:00
 #PBS -j oe
-# Torque instead of select:   #PBS -l nodes=2:ppn=5:gpus=4
+# Torque instead of select:   #PBS -l nodes=1:ppn=5:gpus=4+1:ppn=4:gpus=4
 # Usually also: -A <project>, -q <queue>
 
 set -euo pipefail
@@ -48,82 +59,48 @@ SAFETY_MARGIN="${NAS_SAFETY_MARGIN:-600}"
 WALLTIME="${NAS_WALLTIME:-04:00:00}"
 # GPUs per node, as ngpus above.
 GPUS_PER_NODE="${NAS_GPUS_PER_NODE:-4}"
-# 1: nodes x GPUs training ranks + the driver (needs mpiprocs=ngpus+1);
-# 0: nodes x GPUs ranks in all, the driver taking one GPU's place (it stays idle).
+# 1: nodes x GPUs training ranks + the driver (mpiprocs=ngpus+1 on the first
+# chunk); 0: nodes x GPUs ranks in all, the driver taking one GPU's place (that
+# GPU stays idle).
 EXTRA_DRIVER_RANK="${NAS_EXTRA_DRIVER_RANK:-1}"
+# Seconds nas-search waits for running evaluations once it stops (empty: its
+# default, 20); those still running are run again by the next job.
+STOP_GRACE="${NAS_STOP_GRACE:-}"
+# 1: submit a follow-on job while the budget is not met; 0: never.
+RESUBMIT="${NAS_RESUBMIT:-1}"
+# qsub options of the follow-on jobs, in one string (e.g. "-l walltime=08:00:00
+# -A abc"); they run this script again, with its #PBS lines.
+RESUBMIT_OPTIONS="${NAS_RESUBMIT_OPTIONS:-}"
+
+# --- The site: where the software is (docs/cluster.md) -------------------------
+# Modules to load before anything else, in one string (e.g. "openmpi/4.1 cuda/12"):
+# the ones scripts/setup.sh was run with.
+MODULES="${NAS_MODULES:-}"
+# The virtual environment with nas (empty: .venv in the repository).
+VENV="${NAS_VENV:-}"
+# The MPI launcher: Open MPI's mpirun (or mpiexec, the same program).
+MPIRUN="${NAS_MPIRUN:-mpirun}"
+# 1: each rank's GPU from Open MPI's variables (see above); 0: every rank sees
+# all the node's GPUs and nas picks one by NAS_LOCAL_RANK (docs/cluster.md).
+BIND_GPUS="${NAS_BIND_GPUS:-1}"
 # More mpirun options, e.g. (--mca btl ^openib).
 MPIRUN_OPTIONS=()
 
-# --- The cluster's software: load what setup used (docs/cluster.md) -----------
-# module load openmpi cuda
-
-say() { printf '[pbs_search] %s\n' "$*" >&2; }
-die() {
-    printf '[pbs_search] ERROR: %s\n' "$*" >&2
-    exit 1
-}
-
-# duration_seconds TEXT: a PBS duration in seconds. Formats: SS, MM:SS,
-# HH:MM:SS (hours may pass 24), DD:HH:MM:SS; a fraction of a second is dropped.
-duration_seconds() {
-    local text=${1%%.*} days=0 hours=0 minutes=0 seconds=0 fields=()
-    [[ $text =~ ^[0-9]+(:[0-9]+){0,3}$ ]] || return 1
-    IFS=: read -r -a fields <<<"$text"
-    case ${#fields[@]} in
-        1) seconds=${fields[0]} ;;
-        2) minutes=${fields[0]} seconds=${fields[1]} ;;
-        3) hours=${fields[0]} minutes=${fields[1]} seconds=${fields[2]} ;;
-        *) days=${fields[0]} hours=${fields[1]} minutes=${fields[2]} seconds=${fields[3]} ;;
-    esac
-    echo $((((10#$days * 24 + 10#$hours) * 60 + 10#$minutes) * 60 + 10#$seconds))
-}
-
-# qstat_value NAME: the value of "NAME = value" in `qstat -f` of this job.
-qstat_value() {
-    qstat -f "$PBS_JOBID" 2>/dev/null |
-        awk -v name="$1" '$1 == name && $2 == "=" { print $3; exit }'
-}
-
-# seconds_left: how long this job may still run: its walltime (from qstat, or
-# WALLTIME) minus the time used (resources_used.walltime, at least the time
-# this script has run). Prints nothing when neither qstat nor WALLTIME says.
-seconds_left() {
-    local limit="" used=""
-    if [ -n "${PBS_JOBID:-}" ]; then
-        limit="$(qstat_value Resource_List.walltime || true)"
-        used="$(qstat_value resources_used.walltime || true)"
-    fi
-    if [ -n "$limit" ] && limit="$(duration_seconds "$limit")"; then
-        :
-    else
-        [ -z "$limit" ] || say "cannot read qstat's walltime '$limit'; using WALLTIME=$WALLTIME"
-        [ -n "$WALLTIME" ] || return 0
-        limit="$(duration_seconds "$WALLTIME")" || return 1
-    fi
-    used="$( (duration_seconds "$used" || echo 0) 2>/dev/null)"
-    [ "$used" -ge "$SECONDS" ] || used=$SECONDS
-    echo $((limit - used))
-}
-
-# search_timeout: the value of --timeout, the time left minus SAFETY_MARGIN.
-search_timeout() {
-    local left
-    left="$(seconds_left)" || die "WALLTIME='$WALLTIME' is not a PBS duration (HH:MM:SS)"
-    [ -n "$left" ] || return 0
-    if [ "$((left - SAFETY_MARGIN))" -lt 60 ]; then
-        die "only ${left}s left, less than SAFETY_MARGIN=${SAFETY_MARGIN}s plus a minute:" \
-            "ask for a longer walltime or a shorter EVAL_TIMEOUT"
-    fi
-    echo $((left - SAFETY_MARGIN))
-}
-
 # --- The repository, its environment, the node list --------------------------
 NAS_ROOT="${NAS_ROOT:-${PBS_O_WORKDIR:-$PWD}}"
-[ -f "$NAS_ROOT/scripts/env.sh" ] ||
-    die "$NAS_ROOT is not the nas repository: submit from its root or set NAS_ROOT"
-# shellcheck source=scripts/env.sh
-source "$NAS_ROOT/scripts/env.sh"
-cd "$NAS_ROOT"
+if [ ! -f "$NAS_ROOT/scripts/batch_lib.sh" ]; then
+    echo "[pbs_search] ERROR: $NAS_ROOT is not the nas repository:" \
+        "submit from its root or set NAS_ROOT" >&2
+    exit 1
+fi
+BATCH_SCHEDULER=pbs
+BATCH_NAME=pbs_search
+# The follow-on job runs the repository's copy: PBS may feed a job script to the
+# shell on its standard input, leaving no file to name.
+BATCH_SCRIPT="$NAS_ROOT/scripts/pbs_search.sh"
+# shellcheck source=scripts/batch_lib.sh
+source "$NAS_ROOT/scripts/batch_lib.sh"
+batch_setup
 
 if [ -n "${PBS_NODEFILE:-}" ]; then
     # PBS lists each node once per MPI process; keep each once, in order.
@@ -136,8 +113,9 @@ fi
 
 # An Open MPI hostfile: the first node holds the driver and its training
 # ranks, every other node one rank per GPU. mpirun --map-by slot fills the
-# nodes in this order, so ranks 0..GPUS_PER_NODE are on the first node.
-# (MPICH/Hydra and Intel MPI: lines "node:slots" and mpiexec -f FILE -n N.)
+# nodes in this order, so ranks 0..GPUS_PER_NODE are on the first node, the
+# node this script runs on. (MPICH/Hydra and Intel MPI: lines "node:slots" and
+# mpiexec -f FILE -n N.)
 hostfile="${TMPDIR:-/tmp}/nas-hosts.${PBS_JOBID:-$$}"
 ranks=0
 {
@@ -152,18 +130,9 @@ ranks=0
 } >"$hostfile"
 
 # --- The command -----------------------------------------------------------------
-search=("$NAS_ROOT/.venv/bin/nas-search" --evaluator mpi --max-evals "$MAX_EVALS"
-    --eval-timeout "$EVAL_TIMEOUT" --no-progress)
-timeout="$(search_timeout)"
-if [ -n "$timeout" ]; then
-    search+=(--timeout "$timeout")
-fi
-if [ -f "$OUT/settings.json" ]; then
-    say "$OUT holds a search: resuming it"
-    search+=(--resume "$OUT")
-else
-    search+=(--problem "$PROBLEM" --search "$SEARCH" --seed "$SEED" --out "$OUT")
-fi
+search_command # sets `search` (nas-search's words) and `timeout`
+# Where rank 0 writes its process id, for the SIGUSR1 trap to send it SIGTERM.
+DRIVER_PIDFILE="${TMPDIR:-/tmp}/nas-driver.${PBS_JOBID:-$$}"
 # Open MPI passes only its own variables to other nodes: -x sends the rest.
 # (Not CUDA_VISIBLE_DEVICES: PBS sets it on each node for that node's GPUs.)
 mpirun_options=(-np "$ranks" --hostfile "$hostfile" --map-by slot)
@@ -172,8 +141,12 @@ for variable in PATH LD_LIBRARY_PATH PYTHONPATH TF_CPP_MIN_LOG_LEVEL NAS_DATA_PA
         mpirun_options+=(-x "$variable")
     fi
 done
-command=(mpirun "${mpirun_options[@]}" ${MPIRUN_OPTIONS[@]+"${MPIRUN_OPTIONS[@]}"}
-    "${search[@]}")
+wrapper=()
+if [ "$BIND_GPUS" = 1 ]; then
+    wrapper=(bash "$NAS_ROOT/scripts/batch_lib.sh" rank)
+fi
+command=(env DRIVER_PIDFILE="$DRIVER_PIDFILE" "$MPIRUN" "${mpirun_options[@]}"
+    ${MPIRUN_OPTIONS[@]+"${MPIRUN_OPTIONS[@]}"} ${wrapper[@]+"${wrapper[@]}"} "${search[@]}")
 
 say "${#nodes[@]} node(s) x $GPUS_PER_NODE GPU(s): $ranks ranks (rank 0 drives);" \
     "--timeout ${timeout:-none} (time left minus ${SAFETY_MARGIN}s)"
@@ -182,12 +155,7 @@ if [ "${NAS_DRY_RUN:-0}" = 1 ]; then
     printf '\n'
     exit 0
 fi
-status=0
-"${command[@]}" || status=$?
-rm -f "$hostfile"
-if [ "$status" -eq 0 ]; then
-    say "done; if the budget of $MAX_EVALS evaluations is not reached, submit again to continue"
-else
-    say "nas-search ended with status $status; submit again to continue from $OUT (--resume)"
-fi
-exit "$status"
+
+# --- The run -----------------------------------------------------------------------
+trap 'rm -f "$hostfile" "$DRIVER_PIDFILE"' EXIT
+batch_run "${command[@]}"

@@ -6,7 +6,8 @@
 #
 # Safe to run again: every step checks whether it is already done and says so
 # in one line. Steps:
-#   1. Debian packages: Open MPI, graphviz, build tools (only what is missing)
+#   1. Debian packages: Open MPI, graphviz, build tools (only what is missing;
+#      with NAS_SLURM=1 also Slurm)
 #   2. the virtual environment .venv (reused when present)
 #   3. pip install -e '.[cpu,mpi,test]' or '.[gpu,mpi,test]' (skipped while
 #      pyproject.toml and the extras are unchanged)
@@ -23,6 +24,10 @@
 #   NAS_CACHE=DIR       downloads, built wheels and logs (default ~/.cache/nas)
 #   NAS_SKIP_HOROVOD=1  do not install Horovod (the mpi4py data-parallel
 #                       fallback still works); CI ignores it
+#   NAS_SLURM=1         also install Slurm and munge (Debian's slurm-wlm), for
+#                       the tests that submit scripts/slurm_search.sbatch to a
+#                       local one-node Slurm (tests/cluster; .ci/run sets it).
+#                       A search never needs it: on a cluster, Slurm is the site's
 #   NAS_BUILD_JOBS=N    parallel compile jobs for Horovod (default 2)
 #   PYTHON=EXE          interpreter that creates .venv (default python3)
 #   HOROVOD_GPU_OPERATIONS, HOROVOD_CUDA_HOME, HOROVOD_NCCL_HOME, ...  passed on
@@ -102,6 +107,11 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Pyth
         2>/dev/null; then
         missing_pkgs+=(python3-dev)
     fi
+fi
+if [ "${NAS_SLURM:-0}" = 1 ]; then
+    # Daemons and clients of the tests' local Slurm; slurm-wlm brings munge and
+    # the pmix plugin of srun --mpi=pmix.
+    { have slurmctld && have slurmd && have sbatch && have munged; } || missing_pkgs+=(slurm-wlm)
 fi
 # Debian splits venv/ensurepip out of the interpreter package.
 if [ ! -x "$PY" ] && ! "$BASE_PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then

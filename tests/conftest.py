@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -193,6 +194,36 @@ def running_snapshot(finished_search, tmp_path):
         shutil.copy(finished_search / "settings.json", out)
         journal = (finished_search / "journal.jsonl").read_text().splitlines(keepends=True)
         (out / "journal.jsonl").write_text("".join(journal[:lines]) + torn)
+        return out
+
+    return snapshot
+
+
+def _as_written_before_the_objective_was_recorded(settings: dict, problem: str) -> dict:
+    settings = dict(settings, problem=problem)
+    del settings["objective"], settings["direction"]
+    return settings
+
+
+@pytest.fixture
+def earlier_version_snapshot(running_snapshot):
+    """``snapshot(problem)``: a running search's folder as an earlier version wrote it,
+    before the objective and its direction were recorded, with ``problem`` as the
+    recorded reference of its problem."""
+
+    def snapshot(problem: str) -> Path:
+        out = running_snapshot(40)
+        journal = out / "journal.jsonl"
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        for record in records:
+            if record.get("event") == "start":
+                record["settings"] = _as_written_before_the_objective_was_recorded(
+                    record["settings"], problem
+                )
+        journal.write_text("".join(json.dumps(record) + "\n" for record in records))
+        settings = json.loads((out / "settings.json").read_text())
+        settings = _as_written_before_the_objective_was_recorded(settings, problem)
+        (out / "settings.json").write_text(json.dumps(settings))
         return out
 
     return snapshot

@@ -17,12 +17,13 @@ The working folder goes first on the import path, as with ``python -m``, so that
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, NoReturn
 
 from nas._imports import quiet_tensorflow_logs
@@ -95,9 +96,8 @@ def run_command(command: Command, argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         # Before any TensorFlow import, here and in the workers, which inherit it.
         quiet_tensorflow_logs(show=getattr(args, "tf_logs", False))
-        if debug:
-            _show_debug_logs()
-        return command.run(args)
+        with _debug_logs() if debug else contextlib.nullcontext():
+            return command.run(args)
     except SystemExit as exit_request:  # --help and --version exit through argparse
         return exit_request.code if isinstance(exit_request.code, int) else 0
     except UsageError as error:
@@ -130,15 +130,22 @@ def _report(name: str, error: Exception, debug: bool, hint: str = "") -> None:
     print(f"{name}: error: {message}{hint}", file=sys.stderr)
 
 
-def _show_debug_logs() -> None:
-    # A command line program may configure logging; the library never does.
+@contextlib.contextmanager
+def _debug_logs() -> Iterator[None]:
+    """nas's debug logs on stderr while a command runs. A command line program may
+    configure logging; the library never does, and the command undoes it when it ends
+    (called in-process, from a test or a notebook, it must leave logging as it was)."""
     logger = logging.getLogger("nas")
+    level = logger.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger.setLevel(logging.DEBUG)
-    if not any(getattr(handler, "nas_cli", False) for handler in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler.nas_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # -- argparse types shared by the commands ---------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nas.cli._base import Command, positive_int, run_command
 from nas.export import export_best
+from nas.problem import load_problem
 
 
 class ExportCommand(Command):
@@ -35,9 +36,17 @@ class ExportCommand(Command):
             "--retrain", action="store_true", help="train again instead of using kept models"
         )
         parser.add_argument("--epochs", type=positive_int, help="epochs when retraining")
+        parser.add_argument(
+            "--problem",
+            help="the problem as 'module:attribute' or 'file.py:attribute' (default: the "
+            "one the search recorded; needed when it was given as a Python object)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
-        exported = export_best(args.directory, args.top, args.out, args.retrain, args.epochs)
+        problem = load_problem(args.problem) if args.problem is not None else None
+        exported = export_best(
+            args.directory, args.top, args.out, args.retrain, args.epochs, problem=problem
+        )
         for model in exported:
             objective = model.trial.result.objective
             print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections import Counter
@@ -22,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas._stop import SearchStopped
 from nas.cli._base import (
     Command,
     UsageError,
@@ -54,6 +56,7 @@ _DEFAULTS: dict[str, Any] = {
     "scheduler": "none",
     "stop_grace": DEFAULT_STOP_GRACE,
     "max_consecutive_failures": DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    "tensorboard": False,
 }
 
 
@@ -74,6 +77,12 @@ class SearchCommand(Command):
         parser.add_argument("--out", type=Path, help="output folder (must not hold a search)")
         parser.add_argument(
             "--resume", type=Path, metavar="DIR", help="continue the search recorded in DIR"
+        )
+        parser.add_argument(
+            "--repair",
+            action="store_true",
+            help="with --resume: set the journal's damaged lines (not records: a disk "
+            "fault, a hand edit) aside in journal.damaged.jsonl and resume from the rest",
         )
         parser.add_argument(
             "--search",
@@ -151,8 +160,16 @@ class SearchCommand(Command):
             "reduction_factor=4), as --search-option",
         )
         self._add_scheduler_arguments(parser)
-        parser.add_argument("--population-size", type=positive_int, help="regevo: P (100)")
-        parser.add_argument("--sample-size", type=positive_int, help="regevo: S (25)")
+        parser.add_argument(
+            "--population-size",
+            type=positive_int,
+            help="regevo, agebo: P (default: follows --max-evals, max_evals/10 within 10..100)",
+        )
+        parser.add_argument(
+            "--sample-size",
+            type=positive_int,
+            help="regevo, agebo: S, the tournament (default: follows P, 0.7 P)",
+        )
         parser.add_argument(
             "--grid-points",
             type=positive_int,
@@ -176,6 +193,14 @@ class SearchCommand(Command):
             type=non_negative_int,
             metavar="K",
             help="keep the trained models of the K best evaluations for nas-export (3)",
+        )
+        parser.add_argument(
+            "--tensorboard",
+            action=argparse.BooleanOptionalAction,
+            help="write each evaluation's TensorBoard logs (Keras' scalars and the HParams "
+            "summary of its hyperparameters, arch_seq and objective) to OUT/tensorboard/"
+            "<trial_id>: tensorboard --logdir OUT/tensorboard compares them; --no-tensorboard "
+            "turns it off on --resume (needs the tensorboard package)",
         )
         parser.add_argument("--top", type=positive_int, default=5, help="best trials shown")
         parser.add_argument(
@@ -204,7 +229,11 @@ class SearchCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         settings = _settings(args)
-        results = run_search(**settings, progress=not args.no_progress)
+        try:
+            results = run_search(**settings, progress=not args.no_progress)
+        except SearchStopped as stop:
+            _print_not_started(stop, settings)
+            return 0  # what was asked for: the search stopped, and lost nothing
         if results is None:  # a worker rank of the MPI evaluator
             return 0
         _print_summary(results, args.top, settings)
@@ -249,7 +278,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             **_scheduler_kwargs(args),
         }
         settings = {**recorded, **given, "out": args.resume, "resume": True}
+        settings["repair"] = args.repair
     else:
+        if args.repair:
+            raise UsageError("--repair applies to the journal of --resume DIR")
         if args.problem is None or args.out is None:
             raise UsageError("--problem and --out are required (or --resume DIR)")
         settings = {
@@ -427,7 +459,10 @@ def _read_architectures(path: Path) -> list[Any]:
 def _recorded_settings(directory: Path) -> dict[str, Any]:
     settings = recorded_settings(directory)
     if settings is None:
-        raise UsageError(f"{directory} holds no search to resume (no settings.json or journal)")
+        raise UsageError(
+            f"{directory} holds no search to resume (no settings.json, and no record in a "
+            f"journal): start one with --problem ... --out {directory}"
+        )
     return settings
 
 
@@ -461,6 +496,17 @@ def _print_summary(results: SearchResults, top: int, settings: Mapping[str, Any]
         print(f"  {command:<{width}}  # {why}")
 
 
+def _print_not_started(stop: SearchStopped, settings: Mapping[str, Any]) -> None:
+    """A stop before the search touched its folder: no summary, as nothing ran; how to
+    start it, or continue it, instead."""
+    folder = shlex.quote(str(settings["out"]))
+    print(f"{stop}, and {folder} is as it was")
+    if settings.get("resume"):
+        print(f"\nnext:\n  {_launcher(settings)}nas-search --resume {folder}  # continue")
+    else:
+        print("\nnext: run the same command again to start it")
+
+
 def _best_table(best: Sequence[Trial], problem: Problem) -> list[str]:
     """The best trials as aligned rows: objective, searched hyperparameters, arch_seq."""
     names = problem.hyperparameters.searched_names
@@ -491,6 +537,9 @@ def _next_commands(
     """``(command, why)`` for what to run next, with the search's actual folder."""
     folder = shlex.quote(str(results.directory))
     commands = [(f"nas-plot {folder}", "objective and worker utilisation plots")]
+    if settings.get("tensorboard") and (results.directory / "tensorboard").is_dir():
+        logs = shlex.quote(str(results.directory / "tensorboard"))
+        commands.append((f"tensorboard --logdir {logs}", "compare the trials (HParams tab)"))
     if num_best:
         kept = min(num_best, int(settings.get("keep_models") or 0))
         if kept:
@@ -512,11 +561,14 @@ def _next_commands(
 
 
 def _launcher(settings: Mapping[str, Any]) -> str:
-    """``mpirun -np N `` for a search of the MPI evaluator, whose resume needs it too."""
+    """``mpirun -np N `` (``srun -n N `` in a Slurm job) for a search of the MPI
+    evaluator, whose resume needs it too."""
     if settings.get("evaluator") != "mpi":
         return ""
     mpi = sys.modules.get("mpi4py.MPI")  # imported by the evaluator on this rank
     ranks = mpi.COMM_WORLD.Get_size() if mpi is not None else "N"
+    if "SLURM_STEP_ID" in os.environ:  # started by srun: resumed the same way
+        return f"srun -n {ranks} "
     return f"mpirun -np {ranks} "
 
 

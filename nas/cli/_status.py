@@ -47,8 +47,8 @@ class StatusCommand(Command):
         parser.add_argument(
             "--direction",
             choices=("max", "min"),
-            help="which objective is better, when the problem cannot be imported here "
-            "(default: the problem's)",
+            help="which objective is better, for a folder that does not record it and "
+            "whose problem cannot be imported here (default: the recorded one)",
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -69,7 +69,8 @@ class StatusCommand(Command):
 def summary(results: Results, now: float) -> str:
     """The lines ``nas-status`` prints about ``results`` at unix time ``now``."""
     settings, progress = results.settings, results.progress
-    lines = [f"{results.directory}: {settings.get('search')} on {settings.get('problem')}"]
+    problem = settings.get("problem") or settings.get("problem_name")  # an object: its name
+    lines = [f"{results.directory}: {settings.get('search')} on {problem}"]
     if settings.get("scheduler") not in (None, "none"):
         lines[0] += f" with {settings['scheduler']}"
     lines[0] += f", {_plural(progress.sessions, 'session')}"

@@ -7,6 +7,7 @@ config, so evaluations of different lengths never wait for each other.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -15,11 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas._stop import StopSignals, stop_signals
 from nas.driver._journal import Journal, JournalState
 from nas.driver._model_keeper import ModelKeeper
 from nas.driver._progress import Progress
 from nas.driver._results_table import ResultsTable
-from nas.driver._stop import StopSignals
 from nas.evaluate import Evaluator, unreported_result
 from nas.problem import Problem
 from nas.schedule import FullTraining, Job, Scheduler, Segment
@@ -96,6 +97,8 @@ class Driver:
         self.scheduler = search if isinstance(search, Scheduler) else FullTraining(search)
         self.evaluator = evaluator
         self.directory = Path(directory)
+        #: Whether evaluations write TensorBoard logs (``settings["tensorboard"]``).
+        self.tensorboard = bool(settings.get("tensorboard", False))
         self.max_evals = max_evals
         self.timeout = timeout
         self.seed = seed
@@ -155,7 +158,9 @@ class Driver:
         deadline = math.inf if self.timeout is None else time.monotonic() + self.timeout
         bar = Progress(self.max_evals, len(self.trials), enabled=self._progress)
         try:
-            with StopSignals() as signals:
+            # The study's handlers (nas-search's, from its first line) when it has them:
+            # a signal received while the search started stops it before any proposal.
+            with stop_signals() as signals:
                 while len(self.trials) < self.max_evals:
                     self.stop_reason = self._reason_to_stop(deadline, signals)
                     if self.stop_reason is None and self._fill_free_workers(bar):
@@ -168,13 +173,21 @@ class Driver:
                     # Bounded waits, so that a signal or the deadline is noticed soon.
                     wait = min(_POLL, max(0.0, deadline - time.monotonic()))
                     self._record(self.evaluator.collect(timeout=wait), bar)
-        finally:
-            bar.close()
-            self.journal.close()
-            self.table.close()
+        except BaseException:
+            # Closing rewrites results.csv, which fails again on a full disk: the error
+            # that stopped the run is the one to report.
+            with contextlib.suppress(OSError):
+                self._close(bar)
+            raise
+        self._close(bar)
         if self.stop_reason is not None:
             logger.warning("search stopped: %s", self.stop_reason)
         return self.trials
+
+    def _close(self, bar: Progress) -> None:
+        bar.close()
+        self.journal.close()
+        self.table.close()
 
     @property
     def num_unfinished(self) -> int:
@@ -264,6 +277,8 @@ class Driver:
             parent=job.continue_from,
             checkpoint_path=str(self._checkpoint(trial_id)) if job.checkpoint else None,
             info=dict(job.info),
+            directory=str(self.directory),
+            tensorboard=self.tensorboard,
         )
 
     def _relocated(self, config: Config) -> Config:
@@ -275,6 +290,9 @@ class Driver:
             checkpoint_path=str(self._checkpoint(config.trial_id))
             if config.checkpoint_path
             else None,
+            # This session's folder and TensorBoard setting (changeable on resume).
+            directory=str(self.directory),
+            tensorboard=self.tensorboard,
         )
 
     def _checkpoint(self, trial_id: int) -> Path:
@@ -422,7 +440,14 @@ def job_of(config: Config) -> Job:
 
 
 def best_trials(trials: Sequence[Trial], problem: Problem, k: int) -> list[Trial]:
-    """The ``k`` best successful trials, best first (ties: the earlier one first)."""
+    """The ``k`` best successful trials, best first (ties: the lower trial id first).
+
+    Ties go to the lower trial id whatever order ``trials`` come in (finish order, from
+    the journal), the order the model keeper uses, so the models exported are the kept ones.
+    """
     scored = [(observation(trial, problem).score, trial) for trial in trials]
-    ranked = sorted((item for item in scored if item[0] is not None), key=lambda i: -i[0])
+    ranked = sorted(
+        (item for item in scored if item[0] is not None),
+        key=lambda item: (-item[0], item[1].config.trial_id),
+    )
     return [trial for _, trial in ranked[:k]]

@@ -22,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from nas.exceptions import NASError
+from nas.driver._files import resume_hint
+from nas.exceptions import NASError, reporting_a_full_disk
 
 logger = logging.getLogger("nas.driver")
 
@@ -45,18 +46,16 @@ class FolderLock:
         self.path = Path(directory) / LOCK_NAME
         self._fd: int | None = None
 
+    def refuse_if_held(self) -> None:
+        """Raise :class:`FolderInUseError` when another process holds the lock; hold
+        nothing. (Not while this process holds it: closing any descriptor of the file
+        releases a process's ``fcntl`` locks.)"""
+        if self.path.exists():
+            os.close(self._open_locked())
+
     def __enter__(self) -> FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # EACCES or EAGAIN, by platform: held by another process
-            holder = _holder(fd)
-            os.close(fd)
-            raise FolderInUseError(
-                f"{self.path.parent} is in use by another search ({_describe(holder)}): "
-                "one driver per folder; wait for it to end or stop it first"
-            ) from None
+        fd = self._open_locked()
         previous = _holder(fd)
         if previous:
             logger.info("%s: took over the lock left by %s", self.path, _describe(previous))
@@ -65,8 +64,15 @@ class FolderLock:
             "pid": os.getpid(),
             "since": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        data = (json.dumps(holder) + "\n").encode()
+        try:
+            # A full disk fails here first, at the start of a session: say so, by name.
+            with reporting_a_full_disk(self.path, len(data), resume_hint(self.path.parent)):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
+        except BaseException:
+            os.close(fd)  # releases the lock
+            raise
         self._fd = fd
         return self
 
@@ -81,6 +87,20 @@ class FolderLock:
             # same inode (removing it could let two processes lock two different files).
             os.close(self._fd)
             self._fd = None
+
+    def _open_locked(self) -> int:
+        """The lock file, opened and locked; FolderInUseError naming its holder."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN, by platform: held by another process
+            holder = _holder(fd)
+            os.close(fd)
+            raise FolderInUseError(
+                f"{self.path.parent} is in use by another search ({_describe(holder)}): "
+                "one driver per folder; wait for it to end or stop it first"
+            ) from None
+        return fd
 
 
 def _holder(fd: int) -> dict[str, Any]:

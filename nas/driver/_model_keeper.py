@@ -3,6 +3,9 @@
 Workers save every successful model to ``<out>/models/trial_<id>.keras``; the driver
 keeps the files of the ``keep`` best trials and deletes the rest as results arrive, so
 the best models need no retraining and the folder never holds more than a few.
+A model is saved under a hidden partial name and renamed once whole, so a kill or a full
+disk never leaves a truncated ``trial_<id>.keras``; partial files that a killed worker
+left are deleted when a session starts.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import bisect
 from collections.abc import Iterable
 from pathlib import Path
 
+from nas.train import partial_path
 from nas.trial import Trial, model_filename
 
 MODELS_FOLDER = "models"
@@ -35,6 +39,7 @@ class ModelKeeper:
         self.directory = Path(directory)
         self.keep = keep
         self._best: list[tuple[float, int]] = []  # (-score, trial_id), best first
+        self._remove_partial_files()
 
     @property
     def models_directory(self) -> Path | None:
@@ -57,6 +62,13 @@ class ModelKeeper:
             for _, dropped in self._best[self.keep :]:
                 self._delete(dropped)
             del self._best[self.keep :]
+
+    def _remove_partial_files(self) -> None:
+        """Delete models half-written by workers killed while saving: no save is under
+        way when a session starts, and they hold the disk space a full disk needs."""
+        folder = self.directory / MODELS_FOLDER
+        for path in folder.glob(partial_path(folder / "*.keras").name):
+            path.unlink(missing_ok=True)
 
     def _delete(self, trial_id: int) -> None:
         kept_model_path(self.directory, trial_id).unlink(missing_ok=True)

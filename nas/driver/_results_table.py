@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nas.driver._files import replace_text
+from nas.driver._files import replace_text, resume_hint
+from nas.exceptions import reporting_a_full_disk
 from nas.schedule import decision_of
 from nas.trial import Trial
 
@@ -94,10 +95,11 @@ class ResultsTable:
         rows.sort(key=_trial_id)
         if rows and self._rows and _trial_id(rows[0]) < _trial_id(self._rows[-1]):
             self._in_order = False
-        for row in rows:
-            self._writer.writerow(row)
+        with reporting_a_full_disk(self.path, hint=resume_hint(self.path.parent)):
+            for row in rows:
+                self._writer.writerow(row)
+            self._file.flush()
         self._rows += rows
-        self._file.flush()
 
     def close(self) -> None:
         """Close the file, rewritten in trial order if rows were appended out of it."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_STOP_GRACE
-from nas.driver._study import SearchResults, Study
+from nas.driver._study import PROBLEM_DESCRIPTION, SearchResults, Study
 from nas.problem import Problem
 
 
@@ -28,9 +28,11 @@ def run_search(
     scheduler_kwargs: Mapping[str, Any] | None = None,
     keep_models: int = 3,
     resume: bool = False,
+    repair: bool = False,
     progress: bool = True,
     stop_grace: float = DEFAULT_STOP_GRACE,
     max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    tensorboard: bool = False,
     **recorded: Any,
 ) -> SearchResults | None:
     """Search ``problem`` and write the journal and ``results.csv`` to ``out``.
@@ -39,8 +41,10 @@ def run_search(
     :data:`nas.search.SEARCHES` with ``search_kwargs``, ``scheduler`` one of
     :data:`nas.schedule.SCHEDULERS` with ``scheduler_kwargs``, ``evaluator`` one of
     :data:`nas.evaluate.EVALUATORS`; ``resume`` continues the search recorded in
-    ``out``. Other settings a ``settings.json`` holds (``problem_name``) are accepted
-    and ignored, so that recorded settings can be passed back as they are.
+    ``out``, and ``repair`` sets aside the lines of its journal that are not records
+    (see :class:`Study`). What a ``settings.json`` records about the problem
+    (``problem_name``, ``objective``, ``direction``) is accepted and ignored, so that
+    recorded settings can be passed back as they are.
 
     Worker processes are started with ``spawn`` (forking TensorFlow is unsafe), which
     re-imports the main module: in a script, call this under
@@ -54,7 +58,7 @@ def run_search(
         ...                      max_evals=20, num_workers=2, seed=0)
         >>> results.best(1)[0].result.objective
     """
-    unknown = set(recorded) - {"problem_name"}
+    unknown = set(recorded) - set(PROBLEM_DESCRIPTION)
     if unknown:
         raise TypeError(f"run_search() got unexpected keyword arguments {sorted(unknown)}")
     study = Study(
@@ -74,6 +78,8 @@ def run_search(
         stop_grace=stop_grace,
         max_consecutive_failures=max_consecutive_failures,
         if_exists="resume" if resume else "error",
+        repair=repair,
         progress=progress,
+        tensorboard=tensorboard,
     )
     return study.run()

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from nas._stop import stop_signals
 from nas.driver._driver import (
     CHECKPOINTS_FOLDER,
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
@@ -33,7 +32,15 @@ from nas.driver._driver import (
     segment,
 )
 from nas.driver._files import replace_text
-from nas.driver._journal import JOURNAL_NAME, JournalState, read_journal
+from nas.driver._journal import (
+    DAMAGED_NAME,
+    JOURNAL_NAME,
+    JournalState,
+    journal_has_records,
+    read_journal,
+    read_journal_leniently,
+    repair_journal,
+)
 from nas.driver._lock import FolderLock
 from nas.driver._model_keeper import MODELS_FOLDER
 from nas.evaluate import (
@@ -44,6 +51,7 @@ from nas.evaluate import (
     mpi_world,
     serve,
 )
+from nas.exceptions import ProblemError
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
 from nas.schedule import (
@@ -55,6 +63,7 @@ from nas.schedule import (
     make_scheduler,
 )
 from nas.search import SEARCHES, GridSearch, Search
+from nas.train._tensorboard import TENSORBOARD_FOLDER, check_tensorboard
 from nas.trial import Trial
 
 logger = logging.getLogger("nas.driver")
@@ -74,12 +83,20 @@ CHANGEABLE = frozenset(
         "keep_models",
         "stop_grace",
         "max_consecutive_failures",
+        "tensorboard",
     }
 )
 #: What a search writes into its folder: all that ``if_exists="overwrite"`` removes.
-_OWN_FILES = (JOURNAL_NAME, SETTINGS, "results.csv", MODELS_FOLDER, CHECKPOINTS_FOLDER)
-#: Random architectures tried before the search starts, to show that the space builds.
-_PREFLIGHT_ARCHITECTURES = 10
+_OWN_FILES = (
+    JOURNAL_NAME,
+    SETTINGS,
+    "results.csv",
+    MODELS_FOLDER,
+    CHECKPOINTS_FOLDER,
+    TENSORBOARD_FOLDER,
+)
+#: What the settings record about the problem beside its reference (not arguments).
+PROBLEM_DESCRIPTION = ("problem_name", "objective", "direction")
 
 
 class Callback:
@@ -175,7 +192,22 @@ class Study:
         if_exists: what to do when ``directory`` holds a search: ``"error"`` (refuse),
             ``"resume"`` (continue it: the settings must match the recorded ones, and a
             difference is named) or ``"overwrite"`` (delete its files and start again).
+            A journal holding nothing yet (a kill before its first record) starts again
+            with these settings.
+        repair: with ``if_exists="resume"``: set aside the journal's lines that are not
+            records (damaged in its middle by a disk or file system fault, or a hand
+            edit; a kill only cuts the last line, which is always dropped) in
+            ``journal.damaged.jsonl`` beside it, say how many, and resume from the rest
+            (``nas-search --resume DIR --repair``). Without it such a journal is refused
+            with a :class:`~nas.driver.JournalDamagedError` naming the line.
         progress: show progress on the console.
+        tensorboard: write each evaluation's TensorBoard logs to
+            ``directory/tensorboard/<trial_id>``: Keras' ``TensorBoard`` callback
+            (``epoch_loss``, the metrics) and TensorBoard's HParams summary of the
+            trial (hyperparameters, ``arch_seq``, the best ``objective``), so that
+            ``tensorboard --logdir directory/tensorboard`` compares the trials. Needs
+            the ``tensorboard`` package (``pip install 'nas[tensorboard]'``). It may
+            change on resume. Callbacks of your own: the problem's ``callbacks``.
 
     Raises:
         ValueError: for a bad argument, named with what was expected.
@@ -209,7 +241,9 @@ class Study:
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         callbacks: Sequence[Callback | Callable[[Trial], Any]] = (),
         if_exists: str = "error",
+        repair: bool = False,
         progress: bool = True,
+        tensorboard: bool = False,
     ) -> None:
         self.problem = load_problem(problem) if isinstance(problem, str) else problem
         if not isinstance(self.problem, Problem):
@@ -223,7 +257,13 @@ class Study:
             raise ValueError(f"if_exists must be one of {list(IF_EXISTS)}, got {if_exists!r}")
         if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
             raise ValueError(f"max_evals must be a positive int, got {max_evals!r}")
+        if repair and if_exists != "resume":
+            raise ValueError(
+                f"repair=True repairs the journal of a search to resume: give it with "
+                f"if_exists='resume', not if_exists={if_exists!r}"
+            )
         self.if_exists = if_exists
+        self.repair = bool(repair)
         self._search, self._scheduler, self._evaluator = search, scheduler, evaluator
         #: The search, scheduler and evaluator of the run, once :meth:`run` has made
         #: them (what :meth:`Callback.on_search_start` can look at).
@@ -243,6 +283,7 @@ class Study:
             keep_models=keep_models,
             stop_grace=stop_grace,
             max_consecutive_failures=max_consecutive_failures,
+            tensorboard=_checked_tensorboard(tensorboard),
         )
 
     def run(self) -> SearchResults | None:
@@ -256,7 +297,14 @@ class Study:
                 checked once, here, before any worker starts.
             ValueError: when the folder holds a search and ``if_exists`` is ``"error"``,
                 or the recorded settings differ from these on ``"resume"``.
+            JournalDamagedError: (a ValueError) on ``"resume"`` without ``repair``, when
+                a line in the middle of the journal is not a record.
+            DiskFullError: (an OSError) when the disk of the folder is full; the folder
+                stays resumable once space is freed.
             FolderInUseError: when another driver is running a search in the folder.
+            SearchStopped: (a BaseException, as KeyboardInterrupt) when SIGINT or
+                SIGTERM arrives before the folder is touched: nothing was run or
+                written. Later, a signal stops the search early (see ``stop_grace``).
         """
         exit_if_importing_main_in_a_worker()  # a script without a __main__ guard
         if self.search is not None:
@@ -264,6 +312,12 @@ class Study:
                 "this study has run: make a new Study (with if_exists='resume' and a "
                 "larger max_evals to continue it)"
             )
+        # Caught for the whole run (nas-search catches them from its first line), so
+        # that a signal at any instant stops the search cleanly (see nas._stop).
+        with stop_signals():
+            return self._run_on_evaluator()
+
+    def _run_on_evaluator(self) -> SearchResults | None:
         given = self._evaluator
         if isinstance(given, Evaluator):
             given.models_directory = self._models_directory()
@@ -284,13 +338,15 @@ class Study:
     def _run(
         self, open_evaluator: Callable[[], AbstractContextManager[Evaluator]], trains: bool
     ) -> SearchResults:
-        # What can fail without touching the folder fails first, leaving no folder.
-        self._refuse_a_folder_in_use()
-        search = self.search = self._make_search()
-        if isinstance(search, GridSearch):
-            _report(search.describe(), self.progress)
-        if trains:
-            self._preflight()
+        # What can fail without touching the folder fails first, leaving no folder; a
+        # stop signal, with nothing written yet, ends the run at once (SearchStopped).
+        with stop_signals() as signals, signals.interrupting():
+            self._refuse_a_folder_in_use()
+            search = self.search = self._make_search()
+            if isinstance(search, GridSearch):
+                _report(search.describe(), self.progress)
+            if trains:
+                self._preflight()
         with FolderLock(self.directory):  # before reading: one driver per folder
             return self._run_locked(search, open_evaluator)
 
@@ -350,12 +406,15 @@ class Study:
     def _refuse_a_folder_in_use(self) -> None:
         """Refuse at once a folder holding a search (``if_exists="error"``), before the
         data is loaded; the check is made again under the folder's lock."""
-        if self.if_exists == "error" and (self.directory / JOURNAL_NAME).exists():
+        if self.if_exists == "error" and journal_has_records(self.directory):
+            # Started together with another new search, the other may run it: name it.
+            FolderLock(self.directory).refuse_if_held()
             raise self._holds_a_search()
 
     def _history(self) -> JournalState | None:
         """What the folder holds, after ``if_exists`` has been applied."""
-        holds_search = (self.directory / JOURNAL_NAME).exists()
+        # A journal without a whole record was killed before its first: nothing to keep.
+        holds_search = journal_has_records(self.directory)
         if holds_search and self.if_exists == "overwrite":
             for name in _OWN_FILES:
                 path = self.directory / name
@@ -365,12 +424,30 @@ class Study:
             if holds_search:
                 raise self._holds_a_search()
             return None
+        if self.repair and holds_search:
+            self._repair_journal()
         history = read_journal(self.directory)
         if history.settings is None:
             # Nothing recorded yet (killed while starting): start over.
             return None
         _check_resumable(self.directory, history.settings, self.settings)
         return history
+
+    def _repair_journal(self) -> None:
+        """Set the journal's damaged lines aside, saying how many and where (always on
+        the console: lines leave the journal, nothing is dropped silently)."""
+        damaged = repair_journal(self.directory)
+        journal = self.directory / JOURNAL_NAME
+        if not damaged:
+            _report(f"{journal}: no damaged line, nothing to repair", show=True)
+            return
+        numbers = ", ".join(str(item.number) for item in damaged[:10])
+        numbers += ", ..." if len(damaged) > 10 else ""
+        _report(
+            f"{journal}: set {len(damaged)} damaged line(s) aside (line(s) {numbers}) in "
+            f"{self.directory / DAMAGED_NAME}; resuming from the other records",
+            show=True,
+        )
 
     def _holds_a_search(self) -> ValueError:
         return ValueError(
@@ -381,29 +458,23 @@ class Study:
 
     def _preflight(self) -> None:
         """Load the data and build a model once, here, so that a problem that cannot
-        work fails at once with its error instead of once per evaluation."""
+        work (data that do not load or do not fit the space, a space that never builds)
+        fails at once with its error instead of once per evaluation."""
         try:
-            self.problem.load_data()
+            self.problem.load_data()  # cached: check() below does not load it again
         except Exception as error:
             raise SearchFailedError(
                 f"problem {self.problem.name!r}: loading the data failed: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        space = self.problem.build_space()
-        rng = np.random.default_rng(0)
-        first_error: Exception | None = None
-        for _ in range(_PREFLIGHT_ARCHITECTURES):
-            arch_seq = [int(rng.integers(count)) for count in space.choices]
-            try:
-                space.build(arch_seq)
-                return
-            except Exception as error:  # some architectures of a space may not build
-                first_error = first_error or error
-        raise SearchFailedError(
-            f"problem {self.problem.name!r}: none of {_PREFLIGHT_ARCHITECTURES} random "
-            f"architectures of its space builds; the first error: "
-            f"{type(first_error).__name__}: {first_error}"
-        ) from first_error
+        try:
+            self.problem.check()
+        except ProblemError as error:  # one line naming the problem and what does not fit
+            raise SearchFailedError(str(error)) from error
+        except Exception as error:
+            raise SearchFailedError(
+                f"problem {self.problem.name!r}: {type(error).__name__}: {error}"
+            ) from error
 
     # -- objects from names, names from objects ---------------------------------------
 
@@ -453,7 +524,11 @@ class Study:
             )
         return {
             "problem": self.problem.reference,
+            # Recorded so that plots, loaders and exports name and rank a search whose
+            # problem was an object (no reference to import it by) without the problem.
             "problem_name": self.problem.name,
+            "objective": self.problem.objective,
+            "direction": self.problem.direction,
             "search": search_name,
             "evaluator": evaluator_name,
             **given,
@@ -514,6 +589,14 @@ class Study:
 
     def _widths(self) -> tuple[int, ...]:
         return tuple(sorted(extreme_values(self.problem.hyperparameters["num_ranks"])))
+
+
+def _checked_tensorboard(tensorboard: Any) -> bool:
+    if not isinstance(tensorboard, bool):
+        raise ValueError(f"tensorboard must be True or False, got {tensorboard!r}")
+    if tensorboard:
+        check_tensorboard()  # here, not once per evaluation in the workers
+    return tensorboard
 
 
 def _callback(callback: Callback | Callable[[Trial], Any]) -> Callback:
@@ -602,7 +685,8 @@ def _check_resumable(directory: Path, recorded: dict[str, Any], settings: dict[s
         and recorded.get(name) != value
         # A problem given as an object has no reference; its name identifies it.
         and not (name == "problem" and None in (recorded.get(name), value))
-        and not (name == "problem_name" and name not in recorded)
+        # A folder written by an earlier version lacks the settings added since.
+        and name in recorded
     }
     if different:
         details = ", ".join(
@@ -621,7 +705,27 @@ def recorded_settings(directory: Path) -> dict[str, Any] | None:
         pass
     if not (Path(directory) / JOURNAL_NAME).exists():
         return None
-    return read_journal(directory).latest_settings
+    # Damaged lines are refused (or repaired) by the resume itself, which needs these first.
+    return read_journal_leniently(directory)[0].latest_settings
+
+
+def recorded_objective(settings: Mapping[str, Any]) -> tuple[str, str]:
+    """The objective a search ranks by and its direction (``"max"`` or ``"min"``), from
+    its recorded ``settings``; for a folder written before they were recorded, from its
+    problem, which must then be importable here.
+
+    Raises:
+        ProblemError: the folder records neither, and its problem cannot be imported.
+    """
+    if "objective" in settings and "direction" in settings:
+        return settings["objective"], settings["direction"]
+    if settings.get("problem") is None:
+        raise ProblemError(
+            f"the search of problem {settings.get('problem_name')!r} records neither its "
+            "objective nor a problem to import"
+        )
+    problem = load_problem(settings["problem"])
+    return problem.objective, problem.direction
 
 
 def _json(options: Mapping[str, Any] | None, what: str) -> dict[str, Any]:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import functools
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Union
 
 import cloudpickle
 
+from nas._imports import import_keras
+from nas.exceptions import ProblemError
 from nas.problem import Problem, load_problem
 from nas.train import Stage, Status, TrainingResult, train
 from nas.train._group import LEARNING_RATE_SCALING
-from nas.trial import Config, model_filename
+from nas.train._tensorboard import tensorboard_callbacks, trial_log_dir
+from nas.trial import Config, TrialInfo, model_filename
 
 #: What a worker calls for each config: (problem source, config, timeout, models
 #: directory) -> result. Must be importable by name (worker processes are spawned).
@@ -65,11 +68,17 @@ def evaluate(
     ``trial_<id>.keras`` for the driver to keep or delete. With ``comm`` (an mpi4py
     communicator of ``config.num_ranks`` ranks), the ranks train the config together,
     data-parallel; every rank of the group calls this and gets the same result.
+    The problem's ``callbacks`` factory and, with ``config.tensorboard``, TensorBoard's
+    give the training its Keras callbacks (see :func:`trial_callbacks`).
     """
     started_at = time.time()
     try:
+        problem = load_problem_source(problem_source)
+        callbacks, error = _made_callbacks(problem, config, comm)
+        if error is not None:
+            return unreported_result(config, started_at, Status.FAILED, error, Stage.SETUP)
         return train(
-            load_problem_source(problem_source),
+            problem,
             config.arch_seq,
             config.hyperparameters,
             seed=config.seed,
@@ -85,10 +94,81 @@ def evaluate(
             model_path=None
             if models_directory is None
             else models_directory / model_filename(config.trial_id),
+            callbacks=callbacks,
         )
     except Exception as error:  # train() reports training errors itself; this is set-up
         reason = f"{type(error).__name__}: {error}"
         return unreported_result(config, started_at, Status.FAILED, reason, Stage.SETUP)
+
+
+def trial_callbacks(problem: Problem, config: Config, comm: Any = None) -> list[Any]:
+    """The Keras callbacks of one evaluation, made in the worker that trains it.
+
+    With ``config.tensorboard`` (and a search's ``config.directory``), TensorBoard's
+    (see :mod:`nas.train._tensorboard`), on the first rank of a group only (the others
+    would write the same logs); then those of the problem's ``callbacks`` factory,
+    called with a :class:`~nas.trial.TrialInfo` on every rank, as
+    ``train(callbacks=)`` runs callbacks on every rank.
+
+    Raises:
+        ProblemError: the factory raised, or returned something else than callbacks.
+        ImportError: TensorBoard logs are asked for and ``tensorboard`` is missing.
+    """
+    rank, num_ranks = (0, 1) if comm is None else (comm.Get_rank(), comm.Get_size())
+    directory = None if config.directory is None else Path(config.directory)
+    callbacks: list[Any] = []
+    if config.tensorboard and directory is not None and rank == 0:
+        callbacks += tensorboard_callbacks(
+            trial_log_dir(directory, config.trial_id),
+            config.trial_id,
+            config.arch_seq,
+            config.hyperparameters,
+            problem.objective,
+            problem.direction,
+        )
+    factory = getattr(problem, "callbacks", None)
+    if factory is None:
+        return callbacks
+    try:
+        made = factory(TrialInfo(config, directory, rank, num_ranks))
+    except Exception as error:
+        raise ProblemError(
+            f"the callbacks factory of problem {problem.name!r} failed for trial "
+            f"{config.trial_id}: {type(error).__name__}: {error}"
+        ) from error
+    if made is None:
+        return callbacks
+    if isinstance(made, (str, bytes)) or not isinstance(made, Iterable):
+        made = [made]
+    made = list(made)
+    keras = import_keras()
+    wrong = [item for item in made if not isinstance(item, keras.callbacks.Callback)]
+    if wrong:
+        raise ProblemError(
+            f"the callbacks factory of problem {problem.name!r} must return a list of "
+            f"keras.callbacks.Callback, got {wrong[0]!r}"
+        )
+    return callbacks + made
+
+
+def _made_callbacks(problem: Problem, config: Config, comm: Any) -> tuple[list[Any], str | None]:
+    """:func:`trial_callbacks`, or why they could not be made; on a group of ranks, a
+    failure on any rank fails them on all (a rank that skipped training would leave the
+    others waiting in its first collective)."""
+    callbacks: list[Any] = []
+    error: str | None = None
+    try:
+        callbacks = trial_callbacks(problem, config, comm)
+    except Exception as exception:
+        error = (
+            str(exception)
+            if isinstance(exception, ProblemError)
+            else (f"{type(exception).__name__}: {exception}")
+        )
+    if comm is not None and comm.Get_size() > 1:
+        errors = [reason for reason in comm.allgather(error) if reason is not None]
+        error = errors[0] if errors else None
+    return callbacks, error
 
 
 def unreported_result(

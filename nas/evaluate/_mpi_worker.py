@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from nas._stop import ignore_stop_signals
 from nas.evaluate._evaluation import unreported_result
 from nas.evaluate._mpi_protocol import (
     DONE,
@@ -64,11 +64,11 @@ def serve(comm: Any = None) -> None:
         raise RuntimeError(
             "serve() runs on the worker ranks; rank 0 runs the driver with an MPIEvaluator"
         )
-    os.environ[LOCAL_RANK_VARIABLE] = str(_node_local_rank(comm))
     # A batch scheduler's SIGTERM (and Ctrl-C) reaches every rank; rank 0 decides what
-    # happens (stop proposing, wait, write) and then stops the workers itself.
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_IGN)
+    # happens (stop proposing, wait, write) and then stops the workers itself. Ignored
+    # from here; before, nas-search counts them on every rank from its first line.
+    ignore_stop_signals()
+    os.environ[LOCAL_RANK_VARIABLE] = str(_node_local_rank(comm))
     backoff = Backoff()
     while True:
         # Only our tags, so that messages of other code on ``comm`` are left alone.

@@ -13,14 +13,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from nas._imports import import_tensorflow
+from nas._stop import blocked_while_starting, ignore_stop_signals
 from nas.evaluate._base import Evaluator
 from nas.evaluate._evaluation import (
     EvaluationFunction,
@@ -146,6 +149,11 @@ class ProcessPoolEvaluator(Evaluator):
 
     def close(self) -> None:
         for worker in self._workers:
+            if worker.config is not None:
+                # Its result would be dropped (resume runs it again): no reason to wait
+                # for it, and a stopping search has its scheduler's kill coming.
+                worker.process.kill()
+                continue
             try:
                 worker.connection.send(None)  # asks an idle worker to exit cleanly
             except (BrokenPipeError, OSError):
@@ -176,7 +184,13 @@ class ProcessPoolEvaluator(Evaluator):
             name=f"nas-{name}",
             daemon=True,
         )
-        process.start()
+        # Blocked until the worker's first instruction ignores them: a signal to the
+        # process group while it starts (seconds of imports) must not kill it. The
+        # resource tracker, which multiprocessing starts with the first worker, unblocks
+        # them after its own start (bpo-33613): it is started first, outside the block.
+        resource_tracker.ensure_running()
+        with blocked_while_starting():
+            process.start()
         theirs.close()
         self._started += 1
         return _Worker(name, process, ours)
@@ -298,6 +312,15 @@ def _exit_when_the_driver_dies() -> None:
     threading.Thread(target=watch, name="nas-watch-driver", daemon=True).start()
 
 
+def _exit_at_once() -> None:
+    """End this worker now, as asked: the interpreter's teardown of TensorFlow takes
+    seconds, which the driver's close would wait for (a stopping search has a batch
+    scheduler's kill coming); the results went through the pipe, nothing else is kept."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _worker_main(
     connection: Connection,
     function: EvaluationFunction,
@@ -307,9 +330,9 @@ def _worker_main(
 ) -> None:
     """The loop of one worker process: receive a config, evaluate it, send the result."""
     # Ctrl-C and a batch scheduler's SIGTERM are for the driver to handle: it lets
-    # running evaluations finish, or kills this process when it closes the pool.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # running evaluations finish, or kills this process when it closes the pool. They
+    # were blocked from this process's start (see _start_worker).
+    ignore_stop_signals()
     _exit_when_the_driver_dies()
     # Imported first, so that no import the work makes (a problem module's) can log
     # TensorFlow's start-up banners; the log level comes with the driver's environment.
@@ -322,7 +345,7 @@ def _worker_main(
         except EOFError:  # the driver is gone
             return
         if message is None:
-            return
+            _exit_at_once()
         config_dict, models_directory = message
         config = Config.from_dict(config_dict)
         result = function(problem_source, config, timeout, models_directory)

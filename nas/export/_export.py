@@ -42,6 +42,8 @@ def export_best(
     out: str | Path | None = None,
     retrain: bool = False,
     epochs: int | None = None,
+    *,
+    problem: Problem | str | None = None,
 ) -> list[ExportedModel]:
     """Export the ``top`` best trials of the search in ``directory``.
 
@@ -52,6 +54,9 @@ def export_best(
         retrain: train each architecture again with its hyperparameters and seed instead
             of using the model the search kept.
         epochs: with ``retrain``, the number of epochs (default: the trial's).
+        problem: the search's :class:`~nas.problem.Problem` (or a reference to one);
+            by default the one the search recorded. Needed for a search that was
+            given a problem object, which records no reference to import it by.
 
     Returns:
         The exported models, best first.
@@ -66,7 +71,7 @@ def export_best(
     state = read_journal(directory)
     if state.settings is None:
         raise NASError(f"{directory} holds no search (no journal.jsonl)")
-    problem = load_problem(state.settings["problem"])
+    problem = _problem_of(directory, state.settings, problem)
     ranked = best_trials(state.finished, problem, top)
     if not ranked:
         raise NASError(f"the search in {directory} has no successful evaluation to export")
@@ -78,6 +83,28 @@ def export_best(
         _write(folder, model, problem, trial)
         exported.append(ExportedModel(rank, trial, folder))
     return exported
+
+
+def _problem_of(directory: Path, settings: dict[str, Any], given: Problem | str | None) -> Problem:
+    """The search's problem: ``given``, checked against the recorded name, or the one
+    the search recorded."""
+    recorded_name = settings.get("problem_name")
+    if given is None:
+        if settings.get("problem") is None:
+            raise NASError(
+                f"the search in {directory} was given problem {recorded_name!r} as an "
+                "object, with no reference to import it by: pass it, "
+                "export_best(..., problem=problem) or nas-export --problem module:attribute"
+            )
+        return load_problem(settings["problem"])
+    problem = load_problem(given) if isinstance(given, str) else given
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a nas.problem.Problem or a reference, got {given!r}")
+    if recorded_name is not None and problem.name != recorded_name:
+        raise NASError(
+            f"the search in {directory} searched problem {recorded_name!r}, not {problem.name!r}"
+        )
+    return problem
 
 
 def _trained_model(
@@ -106,7 +133,8 @@ def _trained_model(
     elif not path.exists():
         raise NASError(
             f"the trained model of trial {trial.config.trial_id} was not kept (a search keeps "
-            "the best --keep-models of its time); export it with --retrain"
+            "the best --keep-models of its time, and only those it could save); export it "
+            "with --retrain"
         )
     return keras.saving.load_model(path)
 

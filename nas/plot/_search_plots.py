@@ -16,9 +16,8 @@ matplotlib.use("Agg")  # before pyplot: no display on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nas.driver import read_journal  # noqa: E402
+from nas.driver import read_journal, recorded_objective  # noqa: E402
 from nas.plot._pbt_lineage import plot_pbt_lineage  # noqa: E402
-from nas.problem import Problem  # noqa: E402
 from nas.trial import Trial  # noqa: E402
 
 PLOTS = ("objective", "utilisation")
@@ -44,18 +43,16 @@ def plot_search(directory: str | Path, out: str | Path | None = None) -> list[Pa
         raise ValueError(f"{directory} holds no search (no journal.jsonl)")
     if not state.finished:
         raise ValueError(f"the search in {directory} has no finished evaluation to plot yet")
-    problem = _problem(state.settings["problem"])
+    objective, direction = recorded_objective(state.settings)
     out = Path(out) if out is not None else directory
     out.mkdir(parents=True, exist_ok=True)
     paths = [
-        plot_objective(
-            state.finished, problem.direction, out / "objective.png", problem.objective
-        ),
+        plot_objective(state.finished, direction, out / "objective.png", objective),
         plot_utilisation(state.finished, out / "utilisation.png"),
     ]
     if state.settings.get("scheduler") == "pbt":
         lineage_path = out / "pbt_lineage.png"
-        paths.append(plot_pbt_lineage(state.finished, lineage_path, problem.objective))
+        paths.append(plot_pbt_lineage(state.finished, lineage_path, objective))
     return paths
 
 
@@ -133,9 +130,3 @@ def plot_utilisation(trials: Sequence[Trial], path: Path) -> Path:
 def _value(trial: Trial) -> float:
     objective = trial.result.objective
     return float("nan") if objective is None or not trial.result.ok else objective
-
-
-def _problem(problem_reference: str) -> Problem:
-    from nas.problem import load_problem
-
-    return load_problem(problem_reference)

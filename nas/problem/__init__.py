@@ -35,6 +35,7 @@ from nas.problem._hyperparameters import (
     Hyperparameter,
     Int,
 )
+from nas.problem._preprocessing import normalize
 from nas.problem._problem import Problem, load_problem
 from nas.problem._training_settings import (
     LOSSES,
@@ -57,4 +58,5 @@ __all__ = [
     "Int",
     "Problem",
     "load_problem",
+    "normalize",
 ]

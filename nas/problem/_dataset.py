@@ -13,6 +13,8 @@ from nas.exceptions import ProblemError
 
 #: Model inputs: one array, or named arrays matching the space's input names.
 Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
+#: Targets: one array, or named arrays matching the space's output names.
+Targets = Union[np.ndarray, Mapping[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,13 @@ class Dataset:
     """Training and validation data, as ``(x, y)`` pairs of arrays.
 
     ``x`` is one array (samples first) or a dict of named arrays, one per input of the
-    search space. Arrays are checked when the dataset is made: both splits non-empty,
-    ``x`` and ``y`` of the same length, the same input names in both splits, and no
-    NaN or infinite value in any input or target (impute or drop such rows first, for
-    example with ``sklearn.impute.SimpleImputer``): a non-finite value would either
-    train silently on garbage or fail every evaluation as a diverged model.
+    search space; ``y`` likewise, one array or a dict of arrays keyed by output name
+    (the names of the space's output nodes), with a loss per output in the problem.
+    Arrays are checked when the dataset is made: both splits non-empty, ``x`` and ``y``
+    of the same length, the same input and output names in both splits, and no NaN
+    or infinite value in any input or target (impute or drop such rows first, for example
+    with ``sklearn.impute.SimpleImputer``): a non-finite value would either train
+    silently on garbage or fail every evaluation as a diverged model.
 
     Args:
         train: ``(x, y)`` to fit on.
@@ -43,8 +47,8 @@ class Dataset:
         (8, 2)
     """
 
-    train: tuple[Inputs, np.ndarray]
-    valid: tuple[Inputs, np.ndarray]
+    train: tuple[Inputs, Targets]
+    valid: tuple[Inputs, Targets]
     baselines: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,6 +58,11 @@ class Dataset:
             raise ProblemError(
                 f"train inputs {_input_names(self.train[0])} and valid inputs "
                 f"{_input_names(self.valid[0])} differ"
+            )
+        if _input_names(self.train[1]) != _input_names(self.valid[1]):
+            raise ProblemError(
+                f"train outputs {_input_names(self.train[1])} and valid outputs "
+                f"{_input_names(self.valid[1])} differ"
             )
         if not isinstance(self.baselines, Mapping):
             raise ProblemError(f"baselines must be a dict of name -> float: {self.baselines!r}")
@@ -67,34 +76,60 @@ class Dataset:
     @property
     def num_train(self) -> int:
         """Number of training samples."""
-        return len(self.train[1])
+        return num_samples(self.train[1])
 
     @property
     def num_valid(self) -> int:
         """Number of validation samples."""
-        return len(self.valid[1])
+        return num_samples(self.valid[1])
 
     @property
     def input_names(self) -> list[str] | None:
         """Names of the inputs when ``x`` is a dict, else None."""
         return _input_names(self.train[0])
 
+    @property
+    def output_names(self) -> list[str] | None:
+        """Names of the outputs when ``y`` is a dict, else None."""
+        return _input_names(self.train[1])
+
+
+def num_samples(y: Targets) -> int:
+    """The number of samples of targets ``y`` (one array or a dict of arrays)."""
+    return len(next(iter(y.values()))) if isinstance(y, Mapping) else len(y)
+
 
 def _is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and math.isfinite(value)
 
 
-def _input_names(x: Inputs) -> list[str] | None:
+def _input_names(x: Inputs | Targets) -> list[str] | None:
     return sorted(x) if isinstance(x, Mapping) else None
 
 
-def _checked_split(label: str, split: Any) -> tuple[Inputs, np.ndarray]:
+def _checked_split(label: str, split: Any) -> tuple[Inputs, Targets]:
     if not isinstance(split, (tuple, list)) or len(split) != 2:
         raise ProblemError(f"Dataset {label} must be a pair (x, y), got {type(split).__name__}")
     x, y = split
-    y = np.asarray(y)
-    if y.ndim == 0 or len(y) == 0:
-        raise ProblemError(f"Dataset {label} y must be a non-empty array, got shape {y.shape}")
+    if isinstance(y, Mapping):
+        if not y:
+            raise ProblemError(f"Dataset {label} y is an empty dict: name at least one output")
+        targets = {name: np.asarray(array) for name, array in y.items()}
+    else:
+        targets = {"y": np.asarray(y)}
+    length = None
+    for name, target in targets.items():
+        what = f"y {name!r}" if isinstance(y, Mapping) else "y"
+        if target.ndim == 0 or len(target) == 0:
+            raise ProblemError(
+                f"Dataset {label} {what} must be a non-empty array, got shape {target.shape}"
+            )
+        if length is not None and len(target) != length:
+            raise ProblemError(
+                f"Dataset {label} {what} has {len(target)} samples but the other outputs "
+                f"have {length}: the first axis of every array counts samples"
+            )
+        length = len(target)
     if isinstance(x, Mapping):
         if not x:
             raise ProblemError(f"Dataset {label} x is an empty dict: name at least one input")
@@ -102,15 +137,21 @@ def _checked_split(label: str, split: Any) -> tuple[Inputs, np.ndarray]:
     else:
         arrays = {"x": np.asarray(x)}
     for name, array in arrays.items():
-        if array.ndim == 0 or len(array) != len(y):
+        if array.ndim == 0 or len(array) != length:
             raise ProblemError(
                 f"Dataset {label} input {name!r} has shape {array.shape} but y has "
-                f"{len(y)} samples: the first axis of every array counts samples"
+                f"{length} samples: the first axis of every array counts samples"
             )
         what = f"input {name!r}" if isinstance(x, Mapping) else "x"
         _check_finite(array, f"Dataset {label} {what}")
-    _check_finite(y, f"Dataset {label} y")
-    return (arrays if isinstance(x, Mapping) else arrays["x"]), y
+    for name, target in targets.items():
+        _check_finite(
+            target, f"Dataset {label} y" + (f" {name!r}" if isinstance(y, Mapping) else "")
+        )
+    return (
+        arrays if isinstance(x, Mapping) else arrays["x"],
+        targets if isinstance(y, Mapping) else targets["y"],
+    )
 
 
 #: Rows checked at a time, so that a memory-mapped array larger than memory is read

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -14,19 +16,29 @@ from nas._imports import tensorflow_logs_filtered
 from nas.exceptions import ProblemError
 from nas.problem._dataset import Dataset
 from nas.problem._hyperparameter_space import HyperparameterSpace
+from nas.problem._outputs import UNKNOWN, activation_for_loss, check_output
+from nas.problem._preprocessing import PreprocessingFactory
 from nas.problem._training_settings import (
     LOSSES,
     MAXIMIZED_METRICS,
     METRICS,
     MINIMIZED_METRICS,
+    TRAINING_HYPERPARAMETERS,
+    extreme_values,
     training_space,
+    user_names,
 )
 
 if TYPE_CHECKING:
     from nas.space import SearchSpace
 
 SpaceFactory = Union[str, Callable[..., "SearchSpace"]]
+ModelHook = Callable[[Any, dict[str, Any]], Any]
+#: ``callbacks(trial_info) -> list of keras callbacks`` (a :class:`nas.trial.TrialInfo`).
+CallbacksFactory = Callable[[Any], Sequence[Any]]
 DIRECTIONS = ("max", "min")
+#: Architectures tried by :meth:`Problem.check` before concluding that none builds.
+_CHECK_ARCHITECTURES = 10
 
 
 class Problem:
@@ -44,16 +56,48 @@ class Problem:
             (preferred: workers and saved architectures can refer to it) or a callable.
         space_kwargs: keyword arguments for the factory (JSON values), e.g. shapes.
         hyperparameters: a :class:`HyperparameterSpace` or a dict of name ->
-            ``Int``/``Float``/``Categorical``/fixed value. Only keys the trainer
-            understands are accepted: ``batch_size``, ``learning_rate``, ``optimizer``,
-            ``epochs``, ``patience``; missing ones are fixed at the trainer's defaults
-            (32, 1e-3, "adam", 10, 0).
-        loss: a Keras loss name (e.g. ``"sparse_categorical_crossentropy"``) or callable.
-        metrics: Keras metric names or callables, recorded every epoch.
+            ``Int``/``Float``/``Categorical``/fixed value. The trainer's keys
+            (``batch_size``, ``learning_rate``, ``optimizer``, ``epochs``, ``patience``,
+            ... see :data:`TRAINING_HYPERPARAMETERS`) are checked against what it
+            accepts; missing ones are fixed at the trainer's defaults (32, 1e-3,
+            "adam", 10, 0, ...). Any other name is the problem's own (``dropout``,
+            ``units``, ``weight_decay``): searched like the others, its value goes to
+            the space factory as the keyword argument of that name, and to
+            ``build_model``; a name that neither takes is refused.
+        loss: a Keras loss name (e.g. ``"sparse_categorical_crossentropy"``) or callable,
+            or for a space of several outputs a dict of output name -> loss (the data's
+            ``y`` then a dict of arrays keyed by the same names).
+            A space factory with an ``output_activation`` argument that ``space_kwargs``
+            leaves out gets the activation the loss expects: linear (None) for
+            regression losses (``"mse"``, ``"mae"``, ``"huber"``, ``"msle"``, ...),
+            ``"softmax"`` for (sparse) categorical cross-entropy, ``"sigmoid"`` for
+            binary cross-entropy. A softmax over one output unit, a regression loss on
+            a softmax or sigmoid output, or a cross-entropy on a linear one is refused.
+        metrics: Keras metric names or callables, recorded every epoch; or a dict of
+            output name -> list of them.
         objective: the key of the Keras history to optimise, measured on the validation
-            data: ``"val_loss"`` or ``"val_<metric>"``.
+            data: ``"val_loss"`` or ``"val_<metric>"``; with several outputs also
+            ``"val_<output>_loss"`` and ``"val_<output>_<metric>"``.
         direction: ``"max"`` or ``"min"``.
         description: one or two sentences for reports.
+        build_model: optional ``build_model(model, hyperparameters) -> model``, called
+            with each model the space builds, before the trainer compiles it, and the
+            configuration's hyperparameters (the problem's own among them): return
+            the model to train (the same one changed, or a new one on its inputs).
+        callbacks: optional ``callbacks(trial_info) -> list of keras.callbacks.Callback``,
+            called in the worker for each evaluation of a search with a
+            :class:`nas.trial.TrialInfo` (the trial id, ``arch_seq``,
+            ``hyperparameters``, the search's output folder, the rank in a group of
+            ranks): the callbacks it returns train with the model, after the trainer's
+            own. Made in the worker, they need not be picklable; on a group of ranks
+            every rank calls it, as ``nas.train.train(callbacks=)`` does.
+        preprocessing: optional ``preprocessing(dataset) -> keras layer or dict of input
+            name -> keras layer``: layers put between each model's ``Input`` and the
+            space's graph, so that trained and exported models take raw rows (and
+            ``load_data`` returns them raw). Called once per process with the
+            problem's :class:`Dataset`; fit what it fits on ``dataset.train`` only, the
+            same way in every process. :func:`nas.problem.normalize` standardises
+            every numeric input. A layer must keep its input's shape.
 
     Raises:
         ProblemError: naming the invalid argument and what was expected.
@@ -89,6 +133,9 @@ class Problem:
         objective: str = "val_loss",
         direction: str = "min",
         description: str = "",
+        build_model: ModelHook | None = None,
+        callbacks: CallbacksFactory | None = None,
+        preprocessing: PreprocessingFactory | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ProblemError(f"Problem name must be a non-empty str, got {name!r}")
@@ -105,12 +152,43 @@ class Problem:
         self.loss = _checked_loss(name, loss)
         self.metrics = _checked_metrics(name, metrics)
         self.objective, self.direction = _checked_objective(
-            name, objective, direction, self.metrics
+            name, objective, direction, self.loss, self.metrics
+        )
+        if build_model is not None and not callable(build_model):
+            raise ProblemError(
+                f"Problem {name!r}: build_model must be a function (model, hyperparameters) "
+                f"-> model, got {build_model!r}"
+            )
+        self.build_model = build_model
+        if callbacks is not None and not callable(callbacks):
+            raise ProblemError(
+                f"Problem {name!r}: callbacks must be a function (trial_info) -> list of "
+                f"keras callbacks, got {callbacks!r}"
+            )
+        self.callbacks = callbacks
+        if preprocessing is not None and not callable(preprocessing):
+            raise ProblemError(
+                f"Problem {name!r}: preprocessing must be a function (dataset) -> keras layer "
+                f"or dict of input name -> keras layer, got {preprocessing!r}"
+            )
+        self.preprocessing = preprocessing
+        parameters = _factory_parameters(self.space)
+        #: Arguments the problem adds to the factory's: the output activation that
+        #: follows the loss, when the factory takes one and space_kwargs leave it out.
+        self.space_defaults = MappingProxyType(
+            _followed_activation(parameters, self.space_kwargs, self.loss)
+        )
+        _check_output_arguments(self, parameters)
+        #: The problem's own hyperparameters that go to the space factory.
+        self.space_hyperparameters: tuple[str, ...] = _checked_user_hyperparameters(
+            self, parameters
         )
         #: The import string this problem was loaded by, set by :func:`load_problem`.
         self.reference: str | None = None
         self._dataset: Dataset | None = None
         self._search_space: SearchSpace | None = None
+        self._spaces: dict[str, SearchSpace] = {}  # by the values of space_hyperparameters
+        self._preprocessing_layers: dict[str, Any] | None = None  # the factory's, checked
 
     def __repr__(self) -> str:
         return (
@@ -121,11 +199,25 @@ class Problem:
     def __getstate__(self) -> dict[str, Any]:
         # Workers rebuild the data and the space themselves rather than unpickle them.
         state = self.__dict__.copy()
-        state.update(_dataset=None, _search_space=None, space_kwargs=dict(self.space_kwargs))
+        state.update(
+            _dataset=None,
+            _search_space=None,
+            _spaces={},
+            _preprocessing_layers=None,
+            space_kwargs=dict(self.space_kwargs),
+            space_defaults=dict(self.space_defaults),
+        )
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["space_kwargs"] = MappingProxyType(state["space_kwargs"])
+        state["space_defaults"] = MappingProxyType(state.get("space_defaults", {}))
+        state.setdefault("_spaces", {})
+        state.setdefault("space_hyperparameters", ())
+        state.setdefault("build_model", None)
+        state.setdefault("callbacks", None)
+        state.setdefault("preprocessing", None)
+        state.setdefault("_preprocessing_layers", None)
         self.__dict__.update(state)
 
     def load_data(self) -> Dataset:
@@ -145,22 +237,158 @@ class Problem:
             self._dataset = dataset
         return self._dataset
 
-    def build_space(self) -> SearchSpace:
-        """The problem's search space, made on the first call and then cached."""
-        if self._search_space is None:
-            from nas.space import SearchSpace, load_space
+    def build_space(self, hyperparameters: Mapping[str, Any] | None = None) -> SearchSpace:
+        """The problem's search space, made on the first call and then cached.
 
-            if isinstance(self.space, str):
-                space = load_space(self.space, **self.space_kwargs)
-            else:
-                space = self.space(**self.space_kwargs)
-            if not isinstance(space, SearchSpace):
+        Args:
+            hyperparameters: a configuration whose values of the problem's own
+                hyperparameters go to the space factory (missing ones take their
+                defaults); None: the defaults. Searches see the space of the defaults:
+                another value may change the layers (their widths, dropout rates), not
+                the decisions, which is checked here.
+
+        Raises:
+            ProblemError: if the factory returns something else than a SearchSpace, or
+                a hyperparameter's value changes the space's decisions.
+        """
+        values = self._space_values(hyperparameters)
+        key = json.dumps(values, sort_keys=True)
+        default_key = json.dumps(self._space_values(None), sort_keys=True)
+        if key == default_key:
+            if self._search_space is None:
+                self._search_space = self._make_space(values)
+            return self._search_space
+        if key not in self._spaces:
+            space = self._make_space(values)
+            choices, expected = space.choices, self.build_space().choices
+            if choices != expected:
                 raise ProblemError(
-                    f"space factory {self.space!r} of problem {self.name!r} returned "
-                    f"{type(space).__name__}, expected nas.space.SearchSpace"
+                    f"Problem {self.name!r}: hyperparameters {values} change the decisions of "
+                    f"the space (choices {choices}, {expected} with the defaults): a "
+                    "hyperparameter may change layers, not the number of decisions or of "
+                    "their candidates"
                 )
-            self._search_space = space
-        return self._search_space
+            self._spaces[key] = space
+        return self._spaces[key]
+
+    def _space_values(self, hyperparameters: Mapping[str, Any] | None) -> dict[str, Any]:
+        if not self.space_hyperparameters:
+            return {}
+        given = hyperparameters or {}
+        names = self.space_hyperparameters
+        config = self.hyperparameters.validate({n: given[n] for n in names if n in given})
+        return {name: config[name] for name in names}
+
+    def _make_space(self, values: Mapping[str, Any]) -> SearchSpace:
+        from nas.space import SearchSpace, load_space
+
+        kwargs = {**self.space_defaults, **self.space_kwargs, **values}
+        if isinstance(self.space, str):
+            space = load_space(self.space, **kwargs)
+        else:
+            space = self.space(**kwargs)
+        if not isinstance(space, SearchSpace):
+            raise ProblemError(
+                f"space factory {self.space!r} of problem {self.name!r} returned "
+                f"{type(space).__name__}, expected nas.space.SearchSpace"
+            )
+        return space
+
+    def preprocessing_layers(self) -> dict[str, Any]:
+        """Fresh preprocessing layers for one model: input name -> Keras layer.
+
+        The ``preprocessing`` factory runs on the first call (on :meth:`load_data`'s
+        dataset) and its layers are kept for the life of the process; each call
+        returns new copies of them (configuration and weights), named
+        ``<input>_preprocessing``, for :meth:`nas.space.SearchSpace.build`. Empty when
+        the problem has no preprocessing.
+
+        Raises:
+            ProblemError: if the factory returns something else than a Keras layer or a
+                dict of input name -> Keras layer, or a layer changes its input's shape.
+            Exception: whatever the factory itself raises.
+        """
+        from nas.problem._preprocessing import fresh_layer, preprocessing_name
+
+        if self.preprocessing is None:
+            return {}
+        if self._preprocessing_layers is None:
+            self._preprocessing_layers = self._made_preprocessing(self.preprocessing)
+        return {
+            name: fresh_layer(layer, preprocessing_name(name))
+            for name, layer in self._preprocessing_layers.items()
+        }
+
+    def _made_preprocessing(self, factory: PreprocessingFactory) -> dict[str, Any]:
+        """The factory's layers, checked: layers of the space's inputs, keeping shapes."""
+        from nas._imports import import_keras
+        from nas.problem._preprocessing import checked_layers, fresh_layer
+
+        dataset = self.load_data()
+        space = self.build_space()
+        layers = checked_layers(self.name, factory(dataset), space.input_names)
+        keras = import_keras()
+        for name, layer in layers.items():
+            shape = tuple(space.input(name).shape)
+            try:
+                output = fresh_layer(layer, "probe")(keras.Input(shape=shape))
+            except Exception as error:
+                raise ProblemError(
+                    f"Problem {self.name!r}: preprocessing layer {type(layer).__name__} of "
+                    f"input {name!r} cannot take samples of shape {shape}: "
+                    f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+                ) from error
+            found = tuple(getattr(output, "shape", ()))[1:]
+            if found != shape:
+                raise ProblemError(
+                    f"Problem {self.name!r}: preprocessing layer {type(layer).__name__} of "
+                    f"input {name!r} turns samples of shape {shape} into {found}: a "
+                    "preprocessing layer must keep the input's shape"
+                )
+        return layers
+
+    def check(self, hyperparameters: Mapping[str, Any] | None = None) -> None:
+        """Load the data, build the space and a model, and check that they fit.
+
+        Each of the space's inputs must have the data's name and shape of one sample;
+        each output must fit the loss (its activation) and the targets (one column per
+        unit, or class indices below the number of units for a sparse loss). Searches
+        check this before the first evaluation; call it after defining a problem to
+        see a mismatch at once.
+
+        Raises:
+            ProblemError: one line naming the input or output and both shapes, or the
+                output, its activation, units and the loss.
+            Exception: whatever ``load_data`` raises.
+        """
+        from nas.problem._outputs import check_inputs, check_outputs
+
+        dataset = self.load_data()
+        space = self.build_space(hyperparameters)
+        try:
+            check_inputs(dataset, space)
+        except ProblemError as error:
+            raise ProblemError(f"Problem {self.name!r}: {error}") from None
+        import numpy as np
+
+        self.preprocessing_layers()  # a factory that returns the wrong thing says so here
+        rng = np.random.default_rng(0)
+        first_error: Exception | None = None
+        for _ in range(_CHECK_ARCHITECTURES):
+            try:
+                model = space.build(space.sample(rng), self.preprocessing_layers())
+            except Exception as error:  # some architectures of a space may not build
+                first_error = first_error or error
+                continue
+            try:
+                check_outputs(dataset, model, self.loss)
+            except ProblemError as error:
+                raise ProblemError(f"Problem {self.name!r}: {error}") from None
+            return
+        raise ProblemError(
+            f"Problem {self.name!r}: none of {_CHECK_ARCHITECTURES} random architectures of "
+            f"its space builds; the first error: {type(first_error).__name__}: {first_error}"
+        ) from first_error
 
     def is_better(self, value: float, than: float) -> bool:
         """Whether objective ``value`` beats ``than`` in this problem's direction."""
@@ -308,7 +536,14 @@ def _checked_space_kwargs(name: str, space_kwargs: Any) -> dict[str, Any]:
     return dict(space_kwargs)
 
 
-def _checked_loss(name: str, loss: Any) -> str | Callable[..., Any]:
+def _checked_loss(name: str, loss: Any) -> Any:
+    if isinstance(loss, Mapping):
+        if not loss or not all(isinstance(key, str) and key for key in loss):
+            raise ProblemError(
+                f"Problem {name!r}: a loss per output must be a non-empty dict of output "
+                f"name -> loss, got {loss!r}"
+            )
+        return {key: _checked_loss(name, value) for key, value in loss.items()}
     if callable(loss) or (isinstance(loss, str) and loss in LOSSES):
         return loss
     raise ProblemError(
@@ -316,7 +551,14 @@ def _checked_loss(name: str, loss: Any) -> str | Callable[..., Any]:
     )
 
 
-def _checked_metrics(name: str, metrics: Any) -> tuple[str | Callable[..., Any], ...]:
+def _checked_metrics(name: str, metrics: Any) -> Any:
+    if isinstance(metrics, Mapping):
+        if not all(isinstance(key, str) and key for key in metrics):
+            raise ProblemError(
+                f"Problem {name!r}: metrics per output must be a dict of output name -> "
+                f"list, got {metrics!r}"
+            )
+        return {key: _checked_metrics(name, value) for key, value in metrics.items()}
     metrics = (metrics,) if isinstance(metrics, str) or callable(metrics) else metrics
     if not isinstance(metrics, Sequence):
         raise ProblemError(f"Problem {name!r}: metrics must be a list, got {metrics!r}")
@@ -336,21 +578,156 @@ def _metric_name(metric: str | Callable[..., Any]) -> str:
     return str(getattr(metric, "name", None) or getattr(metric, "__name__", metric))
 
 
+def _history_keys(loss: Any, metrics: Any) -> dict[str, str]:
+    """The validation entries of the Keras history -> what each measures (``loss`` or a
+    metric name): per output ``val_<output>_loss`` and ``val_<output>_<metric>``."""
+    keys = {"val_loss": "loss"}
+    if isinstance(loss, Mapping):
+        keys.update({f"val_{output}_loss": "loss" for output in loss})
+    if isinstance(metrics, Mapping):
+        for output, listed in metrics.items():
+            keys.update({f"val_{output}_{_metric_name(m)}": _metric_name(m) for m in listed})
+    else:
+        keys.update({f"val_{_metric_name(m)}": _metric_name(m) for m in metrics})
+    return keys
+
+
 def _checked_objective(
-    name: str, objective: Any, direction: Any, metrics: Sequence[str | Callable[..., Any]]
+    name: str, objective: Any, direction: Any, loss: Any, metrics: Any
 ) -> tuple[str, str]:
     if direction not in DIRECTIONS:
         raise ProblemError(f"Problem {name!r}: direction {direction!r} is neither 'max' nor 'min'")
-    keys = ["val_loss"] + [f"val_{_metric_name(metric)}" for metric in metrics]
+    keys = _history_keys(loss, metrics)
     if objective not in keys:
+        listed = (
+            {output: [_metric_name(m) for m in ms] for output, ms in metrics.items()}
+            if isinstance(metrics, Mapping)
+            else [_metric_name(m) for m in metrics]
+        )
         raise ProblemError(
             f"Problem {name!r}: objective {objective!r} is not a validation entry of the "
-            f"training history for metrics {[_metric_name(m) for m in metrics]!r}: "
-            f"expected one of {keys!r}"
+            f"training history for metrics {listed!r}: expected one of {list(keys)!r}"
         )
-    measured = objective.removeprefix("val_")
+    measured = keys[objective]
     if measured in MAXIMIZED_METRICS and direction != "max":
         raise ProblemError(f"Problem {name!r}: objective {objective!r} should be maximised")
     if measured in MINIMIZED_METRICS and direction != "min":
         raise ProblemError(f"Problem {name!r}: objective {objective!r} should be minimised")
     return objective, direction
+
+
+class _Parameters:
+    """The keyword arguments a space factory takes, from its signature."""
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        self.named = {
+            name: parameter
+            for name, parameter in signature.parameters.items()
+            if parameter.kind in kinds
+        }
+        self.any_keyword = any(
+            parameter.kind is inspect.Parameter.VAR_KEYWORD
+            for parameter in signature.parameters.values()
+        )
+
+    def takes(self, name: str) -> bool:
+        return name in self.named or self.any_keyword
+
+    def default(self, name: str) -> Any:
+        parameter = self.named.get(name)
+        if parameter is None or parameter.default is inspect.Parameter.empty:
+            return UNKNOWN
+        return parameter.default
+
+
+def _factory_parameters(space: SpaceFactory) -> _Parameters | None:
+    """The factory's parameters; None when it cannot be imported or inspected (a
+    factory that does not import fails when the space is built, as it always did)."""
+    function: Any = space
+    if isinstance(space, str):
+        module_name, _, attribute = space.partition(":")
+        try:
+            with tensorflow_logs_filtered():
+                function = getattr(importlib.import_module(module_name), attribute)
+        except Exception:
+            return None
+    try:
+        return _Parameters(inspect.signature(function))
+    except (TypeError, ValueError):
+        return None
+
+
+def _followed_activation(
+    parameters: _Parameters | None, space_kwargs: Mapping[str, Any], loss: Any
+) -> dict[str, Any]:
+    """``{"output_activation": ...}`` following the loss, when the factory names that
+    argument, ``space_kwargs`` leave it out and the loss tells which."""
+    if parameters is None or "output_activation" not in parameters.named:
+        return {}
+    if "output_activation" in space_kwargs or isinstance(loss, Mapping):
+        return {}
+    activation = activation_for_loss(loss)
+    return {} if activation is UNKNOWN else {"output_activation": activation}
+
+
+def _check_output_arguments(problem: Problem, parameters: _Parameters | None) -> None:
+    """Refuse, from the factory's arguments, an output activation that cannot fit."""
+    if parameters is None or "output_activation" not in parameters.named:
+        return
+    if isinstance(problem.loss, Mapping):
+        return  # a loss per output: checked on the built model (check_outputs)
+    kwargs = {**problem.space_defaults, **problem.space_kwargs}
+    activation = kwargs.get("output_activation", parameters.default("output_activation"))
+    units = kwargs.get("output_units", parameters.default("output_units"))
+    units = units if isinstance(units, int) and not isinstance(units, bool) else None
+    try:
+        check_output(f"of space {_factory_name(problem.space)}", activation, units, problem.loss)
+    except ProblemError as error:
+        raise ProblemError(f"Problem {problem.name!r}: {error}") from None
+
+
+def _factory_name(space: SpaceFactory) -> str:
+    if isinstance(space, str):
+        return space
+    return str(getattr(space, "__qualname__", None) or getattr(space, "__name__", space))
+
+
+def _checked_user_hyperparameters(
+    problem: Problem, parameters: _Parameters | None
+) -> tuple[str, ...]:
+    """The problem's own hyperparameters that the factory takes, after checking that
+    each goes somewhere: to the factory or to ``build_model``."""
+    names = user_names(problem.hyperparameters)
+    for name in names:
+        if name in problem.space_kwargs:
+            raise ProblemError(
+                f"Problem {problem.name!r}: {name!r} is both a hyperparameter and in "
+                "space_kwargs: give it in one place (a hyperparameter to search it, "
+                "space_kwargs to fix it)"
+            )
+        for value in extreme_values(problem.hyperparameters[name]):
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise ProblemError(
+                    f"Problem {problem.name!r}: hyperparameter {name!r} = {value!r}: "
+                    "expected a JSON value (a number, a string, a bool or None)"
+                ) from None
+    if parameters is None:
+        # Not known before the space is built: all go to the factory, which refuses
+        # the names it does not take with a TypeError when the space is built.
+        return tuple(names)
+    unused = [name for name in names if not parameters.takes(name)]
+    if unused and problem.build_model is None:
+        name = unused[0]
+        close = difflib.get_close_matches(name, list(TRAINING_HYPERPARAMETERS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        taken = sorted(parameters.named)
+        raise ProblemError(
+            f"Problem {problem.name!r}: unknown hyperparameter {name!r}{hint}: the trainer "
+            f"understands {', '.join(TRAINING_HYPERPARAMETERS)}; the space factory "
+            f"{_factory_name(problem.space)} takes {', '.join(taken)}; and the problem has "
+            "no build_model to read it"
+        )
+    return tuple(name for name in names if parameters.takes(name))

@@ -163,7 +163,8 @@ def _is_positive_number(value: Any) -> bool:
 LEARNING_RATE_SCHEDULES = ("constant", "exponential", "cosine")
 
 
-#: The hyperparameters the trainer understands; a problem may declare only these.
+#: The hyperparameters the trainer understands; a problem may declare others of its own,
+#: which go to its space factory and its ``build_model`` (see :class:`nas.problem.Problem`).
 TRAINING_HYPERPARAMETERS: dict[str, TrainingHyperparameter] = {
     item.name: item
     for item in (
@@ -252,12 +253,16 @@ def check_training_value(name: str, value: Any) -> None:
 
 
 def training_space(space: HyperparameterSpace) -> HyperparameterSpace:
-    """Check that ``space`` holds only training keys with valid values, and complete it.
+    """Check the values of ``space``'s training keys, and complete it.
 
-    Keys the problem leaves out become constants at the trainer's defaults, so every
-    configuration names all of them and a training run is fully recorded.
+    Training keys the problem leaves out become constants at the trainer's defaults, so
+    every configuration names all of them and a training run is fully recorded. Other
+    names are the problem's own hyperparameters (:func:`user_names`), kept as given:
+    the problem checks that its space factory or its ``build_model`` takes them.
     """
     for name, hyperparameter in space.items():
+        if name not in TRAINING_HYPERPARAMETERS:
+            continue
         if name == "num_ranks" and not isinstance(hyperparameter, (Constant, Categorical)):
             # A range of ints would also hold widths that are not powers of two.
             raise ProblemError(
@@ -270,6 +275,11 @@ def training_space(space: HyperparameterSpace) -> HyperparameterSpace:
     for name, item in TRAINING_HYPERPARAMETERS.items():
         completed.setdefault(name, Constant(item.default))
     return HyperparameterSpace(completed)
+
+
+def user_names(space: HyperparameterSpace) -> list[str]:
+    """The names of ``space`` that are not training keys: the problem's own."""
+    return [name for name in space.names if name not in TRAINING_HYPERPARAMETERS]
 
 
 def extreme_values(hyperparameter: Hyperparameter) -> list[Any]:

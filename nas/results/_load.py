@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nas.driver import read_journal
+from nas.driver import read_journal, recorded_objective
 from nas.exceptions import ProblemError
-from nas.problem import load_problem
 from nas.results._progress import progress_of
 from nas.results._record import TrialRecord
 from nas.results._results import DIRECTIONS, Results
@@ -22,9 +21,9 @@ def load_results(directory: str | Path, *, direction: str | None = None) -> Resu
     Args:
         directory: the search's output folder (``--out``), with ``journal.jsonl``.
         direction: ``"max"`` or ``"min"``: which objective is better. By default the
-            problem's: it is imported by the reference the search recorded
-            (``"wine:problem"``), so its module must be importable here; pass the
-            direction to load without it.
+            one the search recorded (a folder written by an earlier version records
+            only its problem, which is then imported by its reference); pass the
+            direction to load such a folder without it.
 
     Returns:
         The :class:`Results`: finished and running trials in trial order, ``best(k)``,
@@ -32,8 +31,8 @@ def load_results(directory: str | Path, *, direction: str | None = None) -> Resu
 
     Raises:
         FileNotFoundError: ``directory`` does not exist or holds no search.
-        ProblemError: the recorded problem cannot be imported and no ``direction`` was
-            given.
+        ProblemError: the folder records no direction, its problem cannot be imported
+            and no ``direction`` was given.
         ValueError: ``direction`` is neither ``"max"`` nor ``"min"``, or the journal is
             damaged.
 
@@ -58,12 +57,11 @@ def load_results(directory: str | Path, *, direction: str | None = None) -> Resu
     objective = None
     if direction is None:
         try:
-            problem = load_problem(settings["problem"])
+            objective, direction = recorded_objective(settings)
         except ProblemError as error:
             raise ProblemError(
                 f"{error}; pass direction='max' or 'min' to load {directory} without it"
             ) from error
-        objective, direction = problem.objective, problem.direction
     trials = [
         TrialRecord.finished(trial, state.notes.get(trial.config.trial_id, {}))
         for trial in state.finished

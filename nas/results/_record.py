@@ -37,7 +37,7 @@ class TrialRecord:
             its own units (None: failed, no epoch completed, or running).
         error: why it failed or timed out, None otherwise.
         error_stage: where a failed trial stopped (``setup``, ``data``, ``build``,
-            ``train``), None otherwise.
+            ``train``, ``save``), None otherwise.
         submitted_at: when the driver handed it to a worker.
         started_at: when training started (*finished*).
         finished_at: when it ended (*finished*).

@@ -84,6 +84,12 @@ class BayesianOptimizer:
         liar: ``"worst"``, ``"mean"`` or ``"best"`` successful score as the lie.
         initial: ``"lhs"`` (a Latin hypercube of ``num_initial`` points) or
             ``"random"`` for the proposals before the surrogate.
+        context: AgEBO's architecture choices. The surrogate then models the score
+            of (architecture, configuration) pairs, the architecture as ordinal
+            columns before the encoder's, and each proposal's configuration is chosen
+            for the architecture it is paired with (``propose(architectures=...)``);
+            the encoder still draws, enumerates and decodes the configurations alone.
+            None: the surrogate models the encoder's columns only (AMBS).
 
     Example:
         >>> optimizer = BayesianOptimizer(ConfigEncoder([], space), np.random.default_rng(0),
@@ -104,6 +110,7 @@ class BayesianOptimizer:
         num_trees: int,
         liar: str,
         initial: str,
+        context: Sequence[int] | None = None,
     ) -> None:
         check_parameters(
             kappa=kappa,
@@ -121,6 +128,10 @@ class BayesianOptimizer:
         self.num_trees = int(num_trees)
         self.liar = liar
         self.initial = initial
+        #: What the surrogate models: the encoder's columns, after the architecture's
+        #: with a context.
+        self.model_encoder = encoder if context is None else ConfigEncoder(context, encoder.space)
+        self._context = context is not None
         # Seeds the forests and the design; drawn once so that it lives in the state.
         self._entropy = int(rng.integers(2**63))
         self._rows: list[np.ndarray] = []
@@ -140,7 +151,7 @@ class BayesianOptimizer:
         self, arch_seq: Sequence[int], hyperparameters: Mapping[str, Any], score: float | None
     ) -> None:
         """Record a result; ``None`` (or a non-finite score) is a failure."""
-        row = self.encoder.encode(arch_seq, hyperparameters)
+        row = self.model_encoder.encode(arch_seq, hyperparameters)
         failed = score is None or not math.isfinite(score)
         self._rows.append(row)
         self._scores.append(math.nan if failed else float(score))  # type: ignore[arg-type]
@@ -180,12 +191,17 @@ class BayesianOptimizer:
         nothing is left for it: the space is enumerable and every configuration (with
         that architecture) is taken.
         """
+        if self._context and architectures is None:
+            raise ValueError("an optimizer with a context proposes for given architectures")
         admission = _Admission(ledger, architectures)
         if self._fit_size:
-            proposals = self._from_surrogate(count, admission)
+            proposals = self._from_surrogate(count, admission, architectures)
         else:
             proposals = [self._initial(slot, admission) for slot in range(count)]
-        self._pending += [self.encoder.encode(*p) for p in proposals if p is not None]
+        for slot, proposal in enumerate(proposals):
+            if proposal is not None:
+                arch_seq = architectures[slot] if self._context else proposal[0]  # type: ignore[index]
+                self._pending.append(self.model_encoder.encode(arch_seq, proposal[1]))
         del self._pending[:-MAX_PENDING]
         return proposals
 
@@ -223,20 +239,43 @@ class BayesianOptimizer:
         index = first_admitted_index(self.encoder, candidates, order, slot, admission)
         return None if index is None else self.encoder.decode(candidates, index)
 
-    def _from_surrogate(self, count: int, admission: _Admission) -> list[Config | None]:
+    def _from_surrogate(
+        self,
+        count: int,
+        admission: _Admission,
+        architectures: Sequence[tuple[int, ...]] | None = None,
+    ) -> list[Config | None]:
         surrogate = self._current_surrogate()
         candidates = self.encoder.sample(self.num_candidates, self.rng)
-        uncounted = np.array(self._rows[surrogate.num_counted :]).reshape(-1, self.encoder.width)
-        pending = np.array(self._pending).reshape(-1, self.encoder.width)
-        # One pass down each tree for new results, pending proposals and candidates.
-        leaves = surrogate.leaves(np.vstack([uncounted, pending, candidates.features]))
+        width = self.model_encoder.width
+        uncounted = np.array(self._rows[surrogate.num_counted :]).reshape(-1, width)
+        pending = np.array(self._pending).reshape(-1, width)
+        # One pass down each tree for new results, pending proposals and candidates
+        # (with a context, the candidates go down once per architecture, below).
+        rows = [uncounted, pending] + ([] if self._context else [candidates.features])
+        leaves = surrogate.leaves(np.vstack(rows))
         surrogate.add(leaves[:, : len(uncounted)], np.array(self._scores[surrogate.num_counted :]))
         lie = self._lie()
         table = surrogate.leaf_table(failure_value=self._worst)
         table.add(leaves[:, len(uncounted) : len(uncounted) + len(pending)], lie)
-        first = len(uncounted) + len(pending)
-        batch = _Batch(self, surrogate, table, lie, candidates, leaves[:, first:])
-        return [batch.propose(slot, admission) for slot in range(count)]
+        if not self._context:
+            first = len(uncounted) + len(pending)
+            batch = _Batch(self, surrogate, table, lie, candidates, leaves[:, first:])
+            return [batch.propose(slot, admission) for slot in range(count)]
+        proposals = []
+        for slot in range(count):  # the lies of the batch's earlier ones count: one table
+            architecture = self.architecture_columns(architectures[slot])  # type: ignore[index]
+            batch = _Batch(self, surrogate, table, lie, candidates, None, architecture)
+            proposals.append(batch.propose(slot, admission))
+        return proposals
+
+    def architecture_columns(self, arch_seq: Sequence[int]) -> np.ndarray:
+        """The context's columns of ``arch_seq`` (as ``model_encoder`` encodes it)."""
+        encoder = self.model_encoder
+        return np.array(
+            [arch_seq[index] / (encoder.choices[index] - 1) for index in encoder.decisions],
+            dtype=np.float32,
+        )
 
     def _lie(self) -> float:
         if self.liar == "worst":
@@ -285,7 +324,7 @@ class BayesianOptimizer:
 
     def mark_pending(self, arch_seq: Sequence[int], hyperparameters: Mapping[str, Any]) -> None:
         """Count a configuration being evaluated as pending (on resume: the re-run ones)."""
-        self._pending.append(self.encoder.encode(arch_seq, hyperparameters))
+        self._pending.append(self.model_encoder.encode(arch_seq, hyperparameters))
         del self._pending[:-MAX_PENDING]
 
     @property
@@ -305,14 +344,17 @@ class _Batch:
         table: LeafTable,
         lie: float,
         candidates: Candidates,
-        leaves: np.ndarray,
+        leaves: np.ndarray | None,
+        architecture: np.ndarray | None = None,
     ) -> None:
         self.encoder = optimizer.encoder
         self.kappa = optimizer.kappa
         self.surrogate = surrogate
         self.table = table
         self.lie = lie
-        self.pool = _Pool(candidates, leaves)
+        #: The context's columns (AgEBO's architecture), put before every candidate's.
+        self.architecture = architecture
+        self.pool = _Pool(candidates, self._leaves(candidates) if leaves is None else leaves)
         self.available = np.ones(len(candidates), dtype=bool)  # not like one proposed
         self._grid: _Pool | None = None  # every configuration, if the candidates run out
 
@@ -345,13 +387,20 @@ class _Batch:
                 return self.pool, best
         return None
 
+    def _leaves(self, candidates: Candidates) -> np.ndarray:
+        features = candidates.features
+        if self.architecture is not None:
+            context = np.broadcast_to(self.architecture, (len(features), len(self.architecture)))
+            features = np.hstack([context, features])
+        return self.surrogate.leaves(features)
+
     def _from_grid(self, slot: int, admission: _Admission) -> tuple[_Pool, int] | None:
         if not enumerable(self.encoder):
             # A repeat only if every candidate is taken: never in practice (see _ledger).
             return self.pool, int(np.argmax(self.pool.acquisition(self.table, self.kappa)))
         if self._grid is None:
             grid = self.encoder.grid(np.arange(self.encoder.grid_size or 0))
-            self._grid = _Pool(grid, self.surrogate.leaves(grid.features))
+            self._grid = _Pool(grid, self._leaves(grid))
         order = np.argsort(-self._grid.acquisition(self.table, self.kappa), kind="stable")
         best = first_admitted_index(self.encoder, self._grid.candidates, order, slot, admission)
         return None if best is None else (self._grid, best)

@@ -6,8 +6,20 @@ is full, configurations are random. Then each proposal samples ``sample_size`` m
 (a tournament), copies the best and mutates it. New results push the oldest member out
 (aging), so a configuration survives by being re-discovered, not by one lucky score.
 
-Defaults are the paper's (P = 100, S = 25). DeepHyper's NAS uses P = 100, S = 10, a
-stronger preference for exploration; pass ``sample_size=10`` to match it.
+Population and tournament sizes follow the budget when the search knows it
+(``max_evals``, which the driver passes to a search made by name): with P = 100 the
+first 100 evaluations are random, and 100 is most users' whole budget. The rule
+(:func:`evolution_sizes`) is
+
+    P = clamp(round(max_evals / 10), 10, 100),    S = max(2, (7 * P) // 10)
+
+so a budget of 50 or 100 gives P = 10, S = 7; 200 gives P = 20, S = 14; 400 gives
+P = 40, S = 28; 1,000 and more P = 100, S = 70. Without a budget the paper's settings are the
+defaults (Real et al., P = 100, S = 25), and ``population_size`` / ``sample_size``
+given explicitly always win (``population_size=100, sample_size=25`` is the paper's
+setting at any budget). DeepHyper's NAS uses P = 100, S = 10, a stronger preference
+for exploration; pass ``sample_size=10`` to match it. Why this rule, measured with
+``scripts/bench_quality.py``: see ``docs/guide.md`` ("Population and tournament").
 
 No evaluation is wasted: a child that is already evaluated or running, or that the
 space cannot build (with a validity predicate), is mutated again from the same parent,
@@ -22,6 +34,8 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from nas.problem import HyperparameterSpace
 from nas.search._base import Observation, Proposal, Search
 from nas.search._encoding import ConfigEncoder
@@ -31,6 +45,64 @@ from nas.search._ledger import enumerable, in_random_order
 MAX_MUTATIONS = 10
 #: Random configurations tried next, before enumerating a small finite space.
 MAX_RANDOM_DRAWS = 10
+#: The published settings (Real et al. 2019), used when the budget is not known.
+PUBLISHED_POPULATION_SIZE = 100
+PUBLISHED_SAMPLE_SIZE = 25
+#: The budget rule: P is a tenth of the budget, within these bounds (see the docstring).
+BUDGET_FRACTION = 10
+MIN_POPULATION_SIZE = 10
+MAX_POPULATION_SIZE = 100
+#: The tournament is this many tenths of the population (a strong selection).
+TOURNAMENT_SHARE_TENTHS = 7
+
+
+def evolution_sizes(
+    max_evals: int | None,
+    population_size: int | None = None,
+    sample_size: int | None = None,
+    published: tuple[int, int] = (PUBLISHED_POPULATION_SIZE, PUBLISHED_SAMPLE_SIZE),
+) -> tuple[int, int]:
+    """Population and tournament sizes (P, S) for a budget of ``max_evals`` evaluations.
+
+    Explicit sizes win. Otherwise, with a budget, ``P = clamp(round(max_evals / 10), 10,
+    100)`` and ``S = max(2, (7 * P) // 10)`` (S also follows an explicit P then); without
+    one, the ``published`` sizes, S at most P. An explicit S larger than the rule's P
+    makes P = S.
+
+    Example:
+        >>> evolution_sizes(50), evolution_sizes(200), evolution_sizes(None)
+        ((10, 7), (20, 14), (100, 25))
+    """
+    if max_evals is not None and (
+        isinstance(max_evals, bool)
+        or not isinstance(max_evals, (int, np.integer))
+        or max_evals < 1
+    ):
+        raise ValueError(f"max_evals must be a positive int or None, got {max_evals!r}")
+    for name, value in (("population_size", population_size), ("sample_size", sample_size)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if population_size is None:
+        population_size = (
+            published[0]
+            if max_evals is None
+            else min(
+                MAX_POPULATION_SIZE,
+                max(MIN_POPULATION_SIZE, round(max_evals / BUDGET_FRACTION)),
+            )
+        )
+        # An explicit tournament is never refused for a population it did not choose.
+        population_size = max(population_size, sample_size or 1)
+    if sample_size is None:
+        sample_size = (
+            min(published[1], population_size)
+            if max_evals is None
+            else max(2, (TOURNAMENT_SHARE_TENTHS * population_size) // 10)
+        )
+        sample_size = min(sample_size, population_size)
+    return population_size, sample_size
 
 
 class RegularizedEvolution(Search):
@@ -43,27 +115,36 @@ class RegularizedEvolution(Search):
     Args:
         choices: candidates per decision (``space.choices``).
         hyperparameters: searched jointly with the architecture.
-        population_size: P, the number of recent results kept.
-        sample_size: S, the size of a tournament; 1 <= S <= P.
+        population_size: P, the number of recent results kept; None: from the budget
+            (see :func:`evolution_sizes`), 100 without one.
+        sample_size: S, the size of a tournament, 1 <= S <= P; None: from the budget,
+            25 without one.
         seed: random seed.
+        max_evals: the evaluation budget (the driver passes it); it sets P and S
+            when they are not given. None: the published P = 100, S = 25.
 
     Example:
+        >>> search = RegularizedEvolution([4, 4, 2], max_evals=200)  # P = 20, S = 14
         >>> search = RegularizedEvolution([4, 4, 2], population_size=10, sample_size=3)
         >>> proposals = search.ask(2)
     """
+
+    #: P and S without a budget (AgEBO's evolution: DeepHyper's 100 and 10).
+    published_sizes = (PUBLISHED_POPULATION_SIZE, PUBLISHED_SAMPLE_SIZE)
 
     def __init__(
         self,
         choices: Sequence[int],
         hyperparameters: HyperparameterSpace | Mapping[str, Any] | None = None,
-        population_size: int = 100,
-        sample_size: int = 25,
+        population_size: int | None = None,
+        sample_size: int | None = None,
         seed: int | None = None,
+        max_evals: int | None = None,
     ) -> None:
         super().__init__(choices, hyperparameters, seed)
-        for name, value in (("population_size", population_size), ("sample_size", sample_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        population_size, sample_size = evolution_sizes(
+            max_evals, population_size, sample_size, self.published_sizes
+        )
         if sample_size > population_size:
             raise ValueError(
                 f"sample_size ({sample_size}) must not exceed population_size "
@@ -75,6 +156,38 @@ class RegularizedEvolution(Search):
         self._genes = [("arch", i) for i, count in enumerate(self.choices) if count > 1]
         self._genes += [("hp", name) for name in self.tunable_hyperparameters]
         self._grid: ConfigEncoder | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The arguments, with P and S as resolved: a search made again from them (on
+        resume) keeps its sizes whatever budget it is then given."""
+        return {
+            **super().options(),
+            "population_size": self.population_size,
+            "sample_size": self.sample_size,
+        }
+
+    def get_state(self) -> dict[str, Any]:
+        return {**super().get_state(), **self.sizes_state()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        super().set_state(state)
+        self.restore_sizes(state)
+
+    def sizes_state(self) -> dict[str, int]:
+        """P and S, for the journal: a search resumed by name with a larger budget keeps
+        the sizes it was started with (see :meth:`restore_sizes`)."""
+        return {"population_size": self.population_size, "sample_size": self.sample_size}
+
+    def restore_sizes(self, state: Mapping[str, Any]) -> None:
+        """Take P and S back from :meth:`sizes_state`'s output, after the results were
+        replayed. The budget rule grows P with the budget, so a search replayed with a
+        larger budget holds the original population: its last P members are kept."""
+        if "population_size" not in state:
+            return  # a journal written before the sizes were saved
+        self.population_size = int(state["population_size"])
+        self.sample_size = int(state["sample_size"])
+        if self.population.maxlen != self.population_size:
+            self.population = deque(self.population, maxlen=self.population_size)
 
     def ask(self, n: int = 1) -> list[Proposal]:
         """``n`` configurations, none evaluated, running or invalid; fewer only once

@@ -6,6 +6,7 @@ wiring a layer become a SpaceError naming the node, the operation and the shapes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nas._imports import import_keras
@@ -15,15 +16,32 @@ if TYPE_CHECKING:
     from nas.space._search_space import ResolvedArchitecture, SearchSpace
 
 
-def build_model(space: SearchSpace, resolved: ResolvedArchitecture) -> Any:
-    """Return a fresh ``keras.Model`` for ``resolved`` (new layers, new weights)."""
+def build_model(
+    space: SearchSpace,
+    resolved: ResolvedArchitecture,
+    preprocessing: Mapping[str, Any] | None = None,
+) -> Any:
+    """Return a fresh ``keras.Model`` for ``resolved`` (new layers, new weights).
+
+    ``preprocessing``: input name -> a layer applied to that input before the space's
+    graph; the model's inputs stay the raw ``Input`` tensors.
+    """
     keras = import_keras()
     shapes = {node.name: node.shape for node in space.inputs}
+    preprocessing = dict(preprocessing or {})
+    unknown = sorted(set(preprocessing) - set(shapes))
+    if unknown:
+        raise SpaceError(
+            f"preprocessing for {unknown}, which are not inputs of space {space.name!r} "
+            f"(its inputs: {space.input_names})"
+        )
+    raw: dict[str, Any] = {}  # input name -> the model's Input tensor
     tensors: dict[str, Any] = {}
     realized: dict[str, Any] = {}  # node name -> callable; mirrors look up their target's
     for step in resolved.steps:
         if step.op is None:
-            tensors[step.name] = keras.Input(shape=shapes[step.name], name=step.name)
+            raw[step.name] = keras.Input(shape=shapes[step.name], name=step.name)
+            tensors[step.name] = _preprocessed(raw[step.name], step.name, preprocessing)
             continue
         owner = step.shares or step.name
         if owner not in realized:
@@ -54,13 +72,36 @@ def build_model(space: SearchSpace, resolved: ResolvedArchitecture) -> Any:
                 "(AddByProjecting, AddByPadding, Concatenate)"
             )
         tensors[step.name] = output
-    model_inputs = [tensors[name] for name in space.input_names]
+    model_inputs = [raw[name] for name in space.input_names]
     model_outputs = [tensors[name] for name in resolved.outputs]
     return keras.Model(
         inputs=model_inputs[0] if len(model_inputs) == 1 else model_inputs,
         outputs=model_outputs[0] if len(model_outputs) == 1 else model_outputs,
         name=space.name,
     )
+
+
+def _preprocessed(tensor: Any, name: str, preprocessing: Mapping[str, Any]) -> Any:
+    """``tensor`` through input ``name``'s preprocessing layer, which must keep its shape
+    (the space's layers were made for the input's shape)."""
+    layer = preprocessing.get(name)
+    if layer is None:
+        return tensor
+    try:
+        output = layer(tensor)
+    except Exception as error:
+        raise SpaceError(
+            f"preprocessing layer {layer.name!r} ({type(layer).__name__}) of input {name!r} "
+            f"cannot take {_shape(tensor)}: {_first_line(error)}"
+        ) from error
+    if isinstance(output, (list, tuple, dict)) or _shape(output) != _shape(tensor):
+        shown = type(output).__name__ if isinstance(output, (list, tuple, dict)) else None
+        raise SpaceError(
+            f"preprocessing layer {layer.name!r} ({type(layer).__name__}) of input {name!r} "
+            f"turns {_shape(tensor)} into {shown or _shape(output)}: a preprocessing layer "
+            "must keep its input's shape, which the space's layers were made for"
+        )
+    return output
 
 
 def _shape(tensor: Any) -> tuple[Any, ...]:

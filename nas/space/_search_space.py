@@ -332,11 +332,22 @@ class SearchSpace:
                 )
         return None
 
-    def build(self, arch_seq: Sequence[int]) -> Any:
-        """Build a fresh ``keras.Model`` for ``arch_seq`` (new layers and weights)."""
+    def build(
+        self, arch_seq: Sequence[int], preprocessing: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Build a fresh ``keras.Model`` for ``arch_seq`` (new layers and weights).
+
+        Args:
+            arch_seq: one choice index per decision.
+            preprocessing: input name -> a Keras layer applied between that ``Input``
+                and the space's graph (a problem's preprocessing, see
+                :meth:`nas.problem.Problem.preprocessing_layers`): the model then takes
+                raw inputs. The layers are used as given, so pass fresh ones per model.
+                It does not change :meth:`arch_hash`.
+        """
         from nas.space._build import build_model
 
-        return build_model(self, self.resolve(arch_seq))
+        return build_model(self, self.resolve(arch_seq), preprocessing)
 
     def arch_hash(self, arch_seq: Sequence[int]) -> str:
         """A stable hash of the model ``arch_seq`` builds (same structure, same hash).

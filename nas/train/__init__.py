@@ -13,13 +13,14 @@ Example:
 
 from nas.train._learning_rate import LearningRateSchedule
 from nas.train._result import Stage, Status, TrainingResult
-from nas.train._trainer import resolve_hyperparameters, train
+from nas.train._trainer import partial_path, resolve_hyperparameters, train
 
 __all__ = [
     "LearningRateSchedule",
     "Stage",
     "Status",
     "TrainingResult",
+    "partial_path",
     "resolve_hyperparameters",
     "train",
 ]

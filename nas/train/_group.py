@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from nas.exceptions import ProblemError
+from nas.problem._dataset import num_samples
 
 #: Warm-up length in epochs, before shortening for short trainings (Goyal et al. 2017).
 WARMUP_EPOCHS = 5.0
@@ -124,11 +125,10 @@ def open_group(comm: Any) -> RankGroup | None:
 
 def training_shard(data: tuple[Any, np.ndarray], rank: int, size: int) -> tuple[Any, np.ndarray]:
     """Rank ``rank``'s equal-length share of ``(x, y)``: samples ``rank::size``, truncated."""
-    x, y = data
-    per_rank = len(y) // size
+    per_rank = num_samples(data[1]) // size
     if per_rank == 0:
         raise ProblemError(
-            f"{len(y)} training samples cannot be shared by {size} ranks: "
+            f"{num_samples(data[1])} training samples cannot be shared by {size} ranks: "
             "use fewer ranks (num_ranks) or more data"
         )
     return _take(data, np.arange(rank, per_rank * size, size))
@@ -136,7 +136,7 @@ def training_shard(data: tuple[Any, np.ndarray], rank: int, size: int) -> tuple[
 
 def validation_shard(data: tuple[Any, np.ndarray], rank: int, size: int) -> tuple[Any, np.ndarray]:
     """Rank ``rank``'s share of ``(x, y)``: samples ``rank::size`` (all samples are used)."""
-    return _take(data, np.arange(rank, len(data[1]), size))
+    return _take(data, np.arange(rank, num_samples(data[1]), size))
 
 
 def scaled_learning_rate(learning_rate: float, num_ranks: int) -> float:
@@ -283,6 +283,11 @@ def weights_digest(weights: Sequence[np.ndarray]) -> str:
 
 def _take(data: tuple[Any, np.ndarray], indices: np.ndarray) -> tuple[Any, np.ndarray]:
     x, y = data
-    if isinstance(x, Mapping):
-        return {name: values[indices] for name, values in x.items()}, y[indices]
-    return x[indices], y[indices]
+    return _rows(x, indices), _rows(y, indices)
+
+
+def _rows(arrays: Any, indices: np.ndarray) -> Any:
+    """The rows ``indices`` of one array or of each of a dict of arrays."""
+    if isinstance(arrays, Mapping):
+        return {name: values[indices] for name, values in arrays.items()}
+    return arrays[indices]

@@ -26,16 +26,20 @@ class Status(str, Enum):
 
 
 class Stage(str, Enum):
-    """Where a failed run stopped: setting up, loading data, building or training.
+    """Where a failed run stopped: setting up, loading data, building, training or
+    saving the trained model.
 
     ``setup`` is reported by evaluators when a configuration cannot even be handed to the
     trainer: its problem does not import, or its hyperparameters are invalid for it.
+    ``save``: the model trained, but the checkpoint asked for could not be saved (a
+    full disk): nothing could continue it.
     """
 
     SETUP = "setup"
     DATA = "data"
     BUILD = "build"
     TRAIN = "train"
+    SAVE = "save"
 
     def __str__(self) -> str:
         return self.value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nas._imports import import_keras
-from nas.exceptions import ProblemError
+from nas.exceptions import ProblemError, reporting_a_full_disk
 from nas.problem import OPTIMIZERS, Dataset, Problem
+from nas.problem._dataset import num_samples
+from nas.problem._outputs import check_inputs, check_outputs
 from nas.problem._training_settings import check_training_value
 from nas.train._devices import bind_local_gpu
 from nas.train._group import (
@@ -114,9 +117,11 @@ def train(
             batch (which compiles the training step, a second or more) cannot be
             interrupted either, so short timeouts overrun by that much.
         verbose: Keras ``fit`` verbosity (0 silent, 1 progress bar, 2 one line per epoch).
-        model_path: where to save the trained model (``.keras``) when training succeeds;
-            a model that cannot be saved is logged as a warning and the result stays ok.
-            On a group of ranks only the group's first rank saves.
+        model_path: where to save the trained model (``.keras``) when training succeeds.
+            A model that cannot be saved (a full disk) leaves no partial file and is
+            logged as a warning naming the path and why; the result stays ok, since its
+            objective was measured (an export of it says to retrain). On a group of
+            ranks only the group's first rank saves.
         comm: an mpi4py communicator of the ranks that train this configuration
             together, data-parallel (every rank calls ``train`` with the same arguments
             and gets the same result); None or one rank trains alone. ``batch_size`` is
@@ -132,7 +137,9 @@ def train(
             architecture must be the same).
         checkpoint_path: where to save the model with its optimizer state after
             training, when at least one epoch completed and training did not fail, so
-            that a later segment can continue it (the group's first rank saves).
+            that a later segment can continue it (the group's first rank saves); one
+            that cannot be saved fails the result at stage ``save`` (nothing could
+            continue it), leaving no partial file.
         learning_rate_scaling: on a group of ranks, the learning-rate rule of a segment
             that a scheduler resized (RASDA): a :class:`nas.train._group.LearningRateScaling`
             as a dict, ``{"rule": "sqrt", "from_width": 2, "warmup_epochs": 1.0}``;
@@ -172,11 +179,17 @@ def train(
     try:
         dataset = problem.load_data()
         stage = Stage.BUILD
-        space = problem.build_space()
+        space = problem.build_space(config)
         stage = Stage.DATA
-        _check_inputs(dataset, space)
+        check_inputs(dataset, space)
         stage = Stage.BUILD
-        model = _build(space, run) if start_from is None else _load(Path(start_from), run)
+        if start_from is None:
+            model = _build(space, run, problem)
+        else:
+            model = _load(Path(start_from), run)
+        stage = Stage.DATA
+        check_outputs(dataset, model, problem.loss)
+        stage = Stage.BUILD
         if group is None:
             _compile(model, problem, run)
     except Exception as exception:
@@ -201,24 +214,43 @@ def train(
         return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
     result = _outcome(problem, run, monitor)
     if group is None or group.is_leader:
-        if result.ok and model_path is not None:
-            _save(model, Path(model_path))
         if result.status is not Status.FAILED and result.epochs_trained and checkpoint_path:
-            _save(model, Path(checkpoint_path))
+            error = _save(model, Path(checkpoint_path))
+            if error is not None:  # a later segment could not continue it
+                failed = {"status": Status.FAILED, "objective": None, "error": error}
+                return dataclasses.replace(result, **failed, error_stage=Stage.SAVE)
+        if result.ok and model_path is not None:
+            error = _save(model, Path(model_path))
+            if error is not None:  # the objective was measured: keep it, say why no model
+                logger.warning("%s", error)
     return result
 
 
-def _save(model: Any, path: Path) -> None:
+def _save(model: Any, path: Path) -> str | None:
     """Save ``model`` to ``path`` whole or not at all: written under another name, then
-    renamed, so that a kill or a full disk never leaves a truncated model there."""
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")  # Keras wants .keras
+    renamed, so that a kill or a full disk never leaves a truncated model there.
+
+    Returns:
+        None, or why it could not be saved (the partial file is then removed).
+    """
+    partial = partial_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(partial)
-        os.replace(partial, path)
-    except Exception as error:  # the evaluation itself succeeded: keep its result
+        with reporting_a_full_disk(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(partial)
+            os.replace(partial, path)
+    except Exception as error:
         partial.unlink(missing_ok=True)
-        logger.warning("could not save the trained model to %s: %s", path, _describe(error))
+        reason = f"could not save the trained model to {path}: {_describe(error)}"
+        logger.debug("%s", reason, exc_info=True)  # as a failed training: in the result
+        return reason
+    return None
+
+
+def partial_path(path: Path) -> Path:
+    """Where a model bound for ``path`` is written before being renamed to it (a hidden
+    file: a folder of kept models never shows one as a model)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")  # Keras wants .keras
 
 
 @dataclass
@@ -266,15 +298,25 @@ class _Run:
         )
 
 
-def _build(space: SearchSpace, run: _Run) -> Any:
+def _build(space: SearchSpace, run: _Run, problem: Problem | None = None) -> Any:
     keras = import_keras()
     bind_local_gpu()
     # Models of earlier runs in this process would otherwise keep their graphs and
     # layer-name counters alive: runs would slow down and name layers differently.
     keras.backend.clear_session()
     keras.utils.set_random_seed(run.seed)
+    # Made once per process, copied per model: raw inputs -> what the space expects.
+    preprocessing = {} if problem is None else problem.preprocessing_layers()
     start = time.perf_counter()
-    model = space.build(run.arch_seq)
+    model = space.build(run.arch_seq, preprocessing)
+    if problem is not None and problem.build_model is not None:
+        built = problem.build_model(model, dict(run.hyperparameters))
+        model = model if built is None else built
+        if not isinstance(model, keras.Model):
+            raise ProblemError(
+                f"build_model of problem {problem.name!r} returned {type(model).__name__}, "
+                "expected a keras.Model (or None to keep the model it was given)"
+            )
     run.num_parameters = int(model.count_params())
     run.build_time = time.perf_counter() - start
     return model
@@ -311,8 +353,12 @@ def _compile(
         optimizer.learning_rate = rate
     model.compile(
         optimizer=optimizer if parallel is None else parallel.distribute(optimizer),
-        loss=problem.loss,
-        metrics=list(problem.metrics),
+        loss=dict(problem.loss) if isinstance(problem.loss, Mapping) else problem.loss,
+        metrics=(
+            {output: list(listed) for output, listed in problem.metrics.items()}
+            if isinstance(problem.metrics, Mapping)
+            else list(problem.metrics)
+        ),
         # Collectives in the train step are not XLA operations.
         jit_compile="auto" if parallel is None else False,
     )
@@ -342,9 +388,9 @@ def _fit(
 ) -> TrainingMonitor:
     x_train, y_train = dataset.train
     monitor = _monitor(problem, timeout)
-    run.samples_per_epoch = len(y_train)
+    run.samples_per_epoch = num_samples(y_train)
     batch_size = run.hyperparameters["batch_size"]
-    plan = _learning_rate_plan(run, math.ceil(len(y_train) / batch_size))
+    plan = _learning_rate_plan(run, math.ceil(num_samples(y_train) / batch_size))
     with _timed(run, monitor):
         model.fit(
             x_train,
@@ -406,13 +452,13 @@ def _fit_on_group(
     base_rate = run.hyperparameters["learning_rate"]
     x_train, y_train = training_shard(dataset.train, group.rank, group.size)
     valid = validation_shard(dataset.valid, group.rank, group.size)
-    steps_per_epoch = math.ceil(len(y_train) / batch_size)
+    steps_per_epoch = math.ceil(num_samples(y_train) / batch_size)
     with data_parallel(group.comm) as parallel:
         run.data_parallel = parallel.name
         _compile(model, problem, run, base_rate, parallel)
         parallel.broadcast_weights(model)
         monitor = _monitor(problem, timeout, agree=parallel.any)
-        run.samples_per_epoch = len(y_train) * group.size
+        run.samples_per_epoch = num_samples(y_train) * group.size
         # The ramp spans the configuration's whole training, as the schedule does, so
         # that segments (ASHA's rungs) share one ramp: the rates of a full training.
         ramp = warmup_plan(
@@ -493,18 +539,6 @@ def _outcome(problem: Problem, run: _Run, monitor: TrainingMonitor) -> TrainingR
         reason += f"{run.epochs_trained} epoch(s) complete"
         return run.result(Status.TIMEOUT, objective, error=reason)
     return run.result(Status.OK, objective)
-
-
-def _check_inputs(dataset: Dataset, space: SearchSpace) -> None:
-    """The data must feed the space's inputs: named arrays for a model with several."""
-    expected, found = sorted(space.input_names), dataset.input_names
-    if found is None and len(expected) > 1:
-        raise ProblemError(
-            f"the space has inputs {expected} but the data's x is one array: "
-            "make x a dict of arrays keyed by input name"
-        )
-    if found is not None and found != expected:
-        raise ProblemError(f"the data's inputs {found} do not match the space's {expected}")
 
 
 def _checked_arch_seq(arch_seq: Any) -> list[Any]:

@@ -55,6 +55,12 @@ def test_a_second_driver_is_refused_and_a_killed_drivers_lock_is_taken_over(tmp_
         assert second.returncode == 1
         assert f"{out} is in use by another search (pid {first.pid} on " in error
         assert len(error.strip().splitlines()) == 1
+        # A new search on the folder (two jobs submitted together) names the holder
+        # too, rather than offering to resume a search that is running.
+        new = nas_search("--problem", PROBLEM, "--max-evals", "50", "--out", out)
+        _, error = new.communicate(timeout=120)
+        assert new.returncode == 1
+        assert f"{out} is in use by another search (pid {first.pid} on " in error
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate()

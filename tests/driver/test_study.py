@@ -14,9 +14,14 @@ import sys
 import numpy as np
 import pytest
 
+import nas
 from nas import Callback, Study
+from nas.cli import status_main
 from nas.driver import SearchFailedError, read_journal
 from nas.evaluate import SerialEvaluator, SimulatedEvaluator
+from nas.exceptions import NASError
+from nas.export import export_best
+from nas.plot import plot_search
 from nas.problem import Dataset, Float, Problem, load_problem
 from nas.schedule import ASHA
 from nas.search import AgEBO, RandomSearch, RegularizedEvolution
@@ -86,6 +91,40 @@ def test_a_problem_object_trains_with_search_and_evaluator_objects_and_callbacks
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["search"] == "regevo" and settings["problem_name"] == "tiny"
     assert settings["search_kwargs"] == {"population_size": 4, "sample_size": 2, "seed": 1}
+
+    # Exported from the notebook it ran in: the problem object is given again, as the
+    # folder has no reference to import it by; nothing else is retrained.
+    with pytest.raises(NASError, match=r"problem 'tiny' as an object.*problem=problem"):
+        export_best(tmp_path, top=1)
+    (exported,) = export_best(tmp_path, top=1, problem=problem)
+    import keras
+
+    assert exported.trial.config.trial_id == results.best(1)[0].config.trial_id
+    features = tiny_data().valid[0][:3]
+    model = keras.saving.load_model(exported.folder / "model.keras")
+    assert model.predict(features, verbose=0).shape == (3, 2)
+
+
+def test_a_search_of_a_problem_object_loads_plots_and_reports_without_it(tmp_path, capsys):
+    problem = tiny_problem()
+    Study(
+        problem,
+        tmp_path,
+        "random",
+        6,
+        evaluator=simulated(problem, ranks=2),
+        seed=0,
+        progress=False,
+    ).run()
+    results = nas.load_results(tmp_path)
+    assert (results.objective, results.direction) == ("val_accuracy", "max")
+    assert [trial.trial_id for trial in results.trials] == list(range(6))
+    assert results.best(1)[0].objective == max(trial.objective for trial in results.trials)
+    assert [path.name for path in plot_search(tmp_path)] == ["objective.png", "utilisation.png"]
+    capsys.readouterr()
+    assert status_main([str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "random on tiny" in printed and "6 of 6 evaluations" in printed
 
 
 NOTEBOOK_SCRIPT = """
@@ -295,5 +334,20 @@ def test_a_space_that_never_builds_fails_once_before_any_worker_starts(tmp_path)
         loss="sparse_categorical_crossentropy",
     )
     with pytest.raises(SearchFailedError, match="none of 10 random architectures of its space"):
+        Study(problem, tmp_path, evaluator="serial").run()
+    assert not (tmp_path / "journal.jsonl").exists()
+
+
+def test_data_that_do_not_fit_the_space_fail_once_before_any_worker_starts(tmp_path):
+    # Nine input features in the space against the data's four: one line naming both,
+    # before any worker starts, not once per evaluation from inside Keras.
+    problem = Problem(
+        "nine_features",
+        tiny_data,
+        "spaces.dense_skip:dense_skip_space",
+        space_kwargs={"input_shape": [9], "output_units": 2, "num_layers": 1},
+        loss="sparse_categorical_crossentropy",
+    )
+    with pytest.raises(SearchFailedError, match=r"input.*\(9,\).*\(4,\)|\(4,\).*\(9,\)"):
         Study(problem, tmp_path, evaluator="serial").run()
     assert not (tmp_path / "journal.jsonl").exists()

@@ -200,12 +200,16 @@ def test_a_folder_without_a_search_is_refused_by_name(tmp_path):
         nas.load_results(tmp_path, direction="up")
 
 
-def test_a_problem_that_cannot_be_imported_needs_a_direction(running_snapshot):
-    out = running_snapshot(40)
-    journal = out / "journal.jsonl"
-    journal.write_text(journal.read_text().replace(
-        '"problem": "problems.breast_cancer:problem"', '"problem": "moved_away:problem"', 1
-    ))  # fmt: skip
+def test_a_folder_of_an_earlier_version_takes_the_direction_from_its_problem(
+    earlier_version_snapshot,
+):
+    results = nas.load_results(earlier_version_snapshot("problems.breast_cancer:problem"))
+    assert (results.objective, results.direction) == ("val_accuracy", "max")
+
+
+def test_a_problem_that_cannot_be_imported_needs_a_direction(earlier_version_snapshot):
+    # A folder written before the direction was recorded, its problem moved away.
+    out = earlier_version_snapshot("moved_away:problem")
     with pytest.raises(ProblemError, match="moved_away.*pass direction='max' or 'min'"):
         nas.load_results(out)
     results = nas.load_results(out, direction="max")

@@ -72,10 +72,9 @@ def test_a_folder_without_a_search_exits_2_naming_it(tmp_path, capsys):
     assert code == 2 and f"{tmp_path / 'typo'} is not a folder" in err
 
 
-def test_a_problem_that_cannot_be_imported_needs_direction(running_snapshot, capsys):
-    directory = running_snapshot(40)
-    journal = directory / "journal.jsonl"
-    journal.write_text(journal.read_text().replace("problems.breast_cancer", "moved_away", 1))
+def test_a_problem_that_cannot_be_imported_needs_direction(earlier_version_snapshot, capsys):
+    # A folder written before the direction was recorded, its problem moved away.
+    directory = earlier_version_snapshot("moved_away:problem")
     code, _, err = status(capsys, directory)
     assert code == 1 and "moved_away" in err and "direction=" not in err
     assert f"pass --direction max or min to summarise {directory} without it" in err

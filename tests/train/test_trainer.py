@@ -333,14 +333,40 @@ def test_a_failing_space_factory_fails_at_stage_build():
     assert result.error == "ValueError: num_layers must be positive"
 
 
-@pytest.mark.slow
-def test_an_error_inside_fit_fails_at_stage_train():
+def test_labels_beyond_the_output_units_fail_at_stage_data_before_fit():
     x, y = separable_data()
-    y = y * 7  # labels 0 and 7 for a two-unit output
+    y = y * 7  # labels 0 and 7 for a two-unit output: Keras would fail inside fit
     problem = toy_problem(lambda: Dataset(train=(x[:240], y[:240]), valid=(x[240:], y[240:])))
     result = train(problem, DENSE_RELU, epochs=1)
+    assert result.status is Status.FAILED and result.error_stage is Stage.DATA
+    assert result.error == (
+        "ProblemError: space output 'output' has 2 units but y holds class indices from 0 to "
+        "7: expected 0 to 1"
+    )
+
+
+def failing_space(**kwargs) -> SearchSpace:
+    """A space whose custom layer fails in training only."""
+    keras = import_keras()
+
+    class Failing(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            if training:
+                raise ValueError("batch 7 went wrong")
+            return inputs
+
+    space = SearchSpace({"x": (4,)}, name="failing")
+    hidden = space.add(ConstantNode(Layer(Failing)), space.input("x"))
+    space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), hidden)
+    return space
+
+
+@pytest.mark.slow
+def test_an_error_inside_fit_fails_at_stage_train():
+    problem = toy_problem(space=failing_space, space_kwargs={})
+    result = train(problem, [], epochs=1)
     assert result.status is Status.FAILED and result.error_stage is Stage.TRAIN
-    assert "7" in result.error and result.objective is None
+    assert "batch 7 went wrong" in result.error and result.objective is None
     assert result.num_parameters is not None
 
 
