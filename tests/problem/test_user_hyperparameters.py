@@ -212,3 +212,24 @@ def test_a_short_search_trains_models_of_the_sampled_widths(tmp_path):
         space = problem.build_space(config.hyperparameters)
         assert space.build(config.arch_seq).count_params() == trial.result.num_parameters
     assert set(by_width) == {4, 64}
+
+
+@pytest.mark.slow
+def test_a_model_of_ones_own_class_trains_with_its_own_train_step():
+    # A custom train_step, as Keras documents it: a subclass of keras.Model over the
+    # built graph, returned by build_model; the trainer fits it like any model.
+    import keras
+
+    class OwnStep(keras.Model):
+        def train_step(self, data):
+            logs = super().train_step(data)
+            return {**logs, "own_step": 1.0}
+
+    def own_step(model, hyperparameters):
+        return OwnStep(inputs=model.inputs, outputs=model.outputs)
+
+    problem = make_problem({"units": 16}, build_model=own_step)
+    result = train(problem, DENSE_DENSE, epochs=2)
+    assert result.ok, result.error
+    assert result.learning_curve["own_step"] == [1.0, 1.0]
+    assert result.objective is not None
