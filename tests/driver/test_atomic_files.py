@@ -54,6 +54,4 @@ def test_a_kill_during_a_rewrite_leaves_the_old_file_or_the_new_one(tmp_path):
         assert whole(path.read_text(), rows), f"kill {kill}: a partial file"
     # The temporary file a kill may leave is never read as the table, and the next
     # rewrite replaces it.
-    assert [p.name for p in tmp_path.iterdir() if p.name != ".results.csv.tmp"] == [
-        "results.csv"
-    ]
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".results.csv.tmp"] == ["results.csv"]
