@@ -228,10 +228,10 @@ def test_keras_state_is_cleared_between_runs(problem):
     built = []
     original_build = space.build
 
-    def recording_build(arch_seq):
+    def recording_build(arch_seq, *args, **kwargs):
         # Keras numbers unnamed layers per session: "dense", then "dense_1", ...
         probe = keras.layers.Dense(1).name
-        model = original_build(arch_seq)
+        model = original_build(arch_seq, *args, **kwargs)
         built.append((weakref.ref(model), probe))
         return model
 
