@@ -37,6 +37,7 @@ from nas.problem._hyperparameters import (
 )
 from nas.problem._preprocessing import normalize
 from nas.problem._problem import Problem, load_problem
+from nas.problem._streams import Shard, Stream
 from nas.problem._training_settings import (
     LOSSES,
     METRICS,
@@ -57,6 +58,8 @@ __all__ = [
     "HyperparameterSpace",
     "Int",
     "Problem",
+    "Shard",
+    "Stream",
     "load_problem",
     "normalize",
 ]

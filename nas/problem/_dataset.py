@@ -1,4 +1,4 @@
-"""The data of a problem: training and validation arrays, and reference scores."""
+"""The data of a problem: training and validation splits, and reference scores."""
 
 from __future__ import annotations
 
@@ -10,16 +10,19 @@ from typing import Any, Union
 import numpy as np
 
 from nas.exceptions import ProblemError
+from nas.problem._streams import Samples, Stream
 
 #: Model inputs: one array, or named arrays matching the space's input names.
 Inputs = Union[np.ndarray, Mapping[str, np.ndarray]]
 #: Targets: one array, or named arrays matching the space's output names.
 Targets = Union[np.ndarray, Mapping[str, np.ndarray]]
+#: A split: ``(x, y)`` arrays in memory, or a :class:`Stream` read as it trains.
+Split = Union[tuple[Inputs, Targets], Stream]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Training and validation data, as ``(x, y)`` pairs of arrays.
+    """Training and validation data: ``(x, y)`` pairs of arrays, or streams.
 
     ``x`` is one array (samples first) or a dict of named arrays, one per input of the
     search space; ``y`` likewise, one array or a dict of arrays keyed by output name
@@ -30,9 +33,14 @@ class Dataset:
     with ``sklearn.impute.SimpleImputer``): a non-finite value would either train
     silently on garbage or fail every evaluation as a diverged model.
 
+    Either split may instead be a :class:`Stream`: a function making a ``tf.data``
+    pipeline or a Keras ``PyDataset`` in each process that trains, for data larger than
+    memory or already in such a pipeline. A stream is checked as it is read (see
+    :class:`Stream`); its names and shapes when the problem is checked.
+
     Args:
-        train: ``(x, y)`` to fit on.
-        valid: ``(x, y)`` the objective is measured on.
+        train: ``(x, y)`` to fit on, or a :class:`Stream`.
+        valid: ``(x, y)`` the objective is measured on, or a :class:`Stream`.
         baselines: objective values that trivial predictors reach on the validation
             data (say ``{"majority_class": 0.63}`` for accuracy, or the error of
             repeating the last value of a time series), so that "better than chance"
@@ -47,23 +55,15 @@ class Dataset:
         (8, 2)
     """
 
-    train: tuple[Inputs, Targets]
-    valid: tuple[Inputs, Targets]
+    train: Split
+    valid: Split
     baselines: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train", _checked_split("train", self.train))
         object.__setattr__(self, "valid", _checked_split("valid", self.valid))
-        if _input_names(self.train[0]) != _input_names(self.valid[0]):
-            raise ProblemError(
-                f"train inputs {_input_names(self.train[0])} and valid inputs "
-                f"{_input_names(self.valid[0])} differ"
-            )
-        if _input_names(self.train[1]) != _input_names(self.valid[1]):
-            raise ProblemError(
-                f"train outputs {_input_names(self.train[1])} and valid outputs "
-                f"{_input_names(self.valid[1])} differ"
-            )
+        if not self.streamed:  # a stream's names are known once it is opened: check_names
+            self.check_names()
         if not isinstance(self.baselines, Mapping):
             raise ProblemError(f"baselines must be a dict of name -> float: {self.baselines!r}")
         baselines = {}
@@ -74,24 +74,42 @@ class Dataset:
         object.__setattr__(self, "baselines", baselines)
 
     @property
-    def num_train(self) -> int:
-        """Number of training samples."""
-        return num_samples(self.train[1])
+    def streamed(self) -> bool:
+        """Whether a split is a :class:`Stream`."""
+        return isinstance(self.train, Stream) or isinstance(self.valid, Stream)
 
     @property
-    def num_valid(self) -> int:
-        """Number of validation samples."""
-        return num_samples(self.valid[1])
+    def num_train(self) -> int | None:
+        """Number of training samples (a stream's ``num_samples``, None if not given)."""
+        return split_size(self.train)
+
+    @property
+    def num_valid(self) -> int | None:
+        """Number of validation samples (a stream's ``num_samples``, None if not given)."""
+        return split_size(self.valid)
 
     @property
     def input_names(self) -> list[str] | None:
         """Names of the inputs when ``x`` is a dict, else None."""
-        return _input_names(self.train[0])
+        return _names(sample_parts(self.train).x)
 
     @property
     def output_names(self) -> list[str] | None:
         """Names of the outputs when ``y`` is a dict, else None."""
-        return _input_names(self.train[1])
+        return _names(sample_parts(self.train).y)
+
+    def check_names(self) -> None:
+        """Both splits must have the same input and output names.
+
+        Raises:
+            ProblemError: naming both lists.
+        """
+        train, valid = sample_parts(self.train), sample_parts(self.valid)
+        for what, found, other in (("inputs", train.x, valid.x), ("outputs", train.y, valid.y)):
+            if sorted(found) != sorted(other):
+                raise ProblemError(
+                    f"train {what} {_names(found)} and valid {what} {_names(other)} differ"
+                )
 
 
 def num_samples(y: Targets) -> int:
@@ -99,17 +117,42 @@ def num_samples(y: Targets) -> int:
     return len(next(iter(y.values()))) if isinstance(y, Mapping) else len(y)
 
 
+def split_size(split: Split) -> int | None:
+    """The samples of a split: of its arrays, or a stream's ``num_samples``."""
+    return split.num_samples if isinstance(split, Stream) else num_samples(split[1])
+
+
+def sample_parts(split: Split) -> Samples:
+    """Names, shapes and dtypes of one sample of a split (a stream is opened for it)."""
+    if isinstance(split, Stream):
+        return split.samples()
+    x, y = split
+    return Samples(_array_parts(x), _array_parts(y))
+
+
+def _array_parts(arrays: Inputs | Targets) -> dict[str, tuple[tuple[Any, ...], str]]:
+    if isinstance(arrays, Mapping):
+        return {name: (array.shape[1:], array.dtype.name) for name, array in arrays.items()}
+    return {"": (arrays.shape[1:], arrays.dtype.name)}
+
+
+def _names(parts: Mapping[str, Any]) -> list[str] | None:
+    """Sorted names, None for one unnamed array."""
+    return None if list(parts) == [""] else sorted(parts)
+
+
 def _is_finite_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and math.isfinite(value)
 
 
-def _input_names(x: Inputs | Targets) -> list[str] | None:
-    return sorted(x) if isinstance(x, Mapping) else None
-
-
-def _checked_split(label: str, split: Any) -> tuple[Inputs, Targets]:
+def _checked_split(label: str, split: Any) -> Split:
+    if isinstance(split, Stream):
+        return split
     if not isinstance(split, (tuple, list)) or len(split) != 2:
-        raise ProblemError(f"Dataset {label} must be a pair (x, y), got {type(split).__name__}")
+        raise ProblemError(
+            f"Dataset {label} must be a pair (x, y) or a nas.problem.Stream, got "
+            f"{type(split).__name__}"
+        )
     x, y = split
     if isinstance(y, Mapping):
         if not y:

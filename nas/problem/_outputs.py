@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from nas.exceptions import ProblemError
+from nas.problem._dataset import sample_parts
+from nas.problem._streams import Stream
+from nas.problem._training_settings import LOSSES
 
 if TYPE_CHECKING:
     from nas.problem._dataset import Dataset
@@ -95,8 +98,7 @@ def loss_name(loss: Loss) -> str | None:
             return None
     key = name.lower().replace("_", "")
     name = _ALIASES.get(key, name.lower())
-    known = REGRESSION_LOSSES | SOFTMAX_LOSSES | SIGMOID_LOSSES | SCORE_LOSSES | {"poisson"}
-    return name if name in known else None
+    return name if name in LOSSES else None
 
 
 def from_logits(loss: Loss) -> bool:
@@ -195,35 +197,46 @@ def check_inputs(dataset: Dataset, space: SearchSpace) -> None:
     Raises:
         ProblemError: one line naming the input and both shapes (of one sample).
     """
+    if dataset.streamed:
+        dataset.check_names()
     expected = {node.name: tuple(node.shape) for node in space.inputs}
-    found = dataset.input_names
-    x_train = dataset.train[0]
-    if found is None:
+    found = sample_parts(dataset.train).x
+    if list(found) == [""]:
         if len(expected) > 1:
             raise ProblemError(
                 f"the space has inputs {sorted(expected)} but the data's x is one array: "
                 "make x a dict of arrays keyed by input name"
             )
-        arrays = {next(iter(expected)): np.asarray(x_train)}
+        found = {next(iter(expected)): found[""]}
         label = "x"
     else:
-        if found != sorted(expected):
+        if sorted(found) != sorted(expected):
             raise ProblemError(
-                f"the data's inputs {found} do not match the space's {sorted(expected)}"
+                f"the data's inputs {sorted(found)} do not match the space's {sorted(expected)}"
             )
-        arrays = {name: np.asarray(x_train[name]) for name in found}
         label = None
     for name, shape in expected.items():
-        sample = arrays[name].shape[1:]
+        sample = tuple(found[name][0])
         fits = len(sample) == len(shape) and all(
-            size is None or size == given for size, given in zip(shape, sample)
+            size is None or given is None or size == given for size, given in zip(shape, sample)
         )
         if not fits:
             what = "the data's x" if label else f"the data's input {name!r}"
             raise ProblemError(
                 f"space input {name!r} takes samples of shape {_shape(shape)} but {what} "
                 f"has samples of shape {_shape(sample)}"
+                + _batched_hint(dataset.train, sample, shape)
             )
+
+
+def _batched_hint(split: Any, sample: tuple[Any, ...], shape: tuple[Any, ...]) -> str:
+    """Why a stream's samples have one axis too many: a pipeline that batches itself."""
+    if isinstance(split, Stream) and len(sample) == len(shape) + 1 and sample[0] is None:
+        return (
+            ": a Stream's tf.data pipeline must yield single samples (nas batches them "
+            "with the configuration's batch_size): remove its .batch()"
+        )
+    return ""
 
 
 def check_outputs(dataset: Dataset, model: Any, loss: Loss | Mapping[str, Loss]) -> None:
@@ -241,11 +254,12 @@ def check_outputs(dataset: Dataset, model: Any, loss: Loss | Mapping[str, Loss])
     outputs = list(model.outputs)
     layers = [_producing_layer(model, tensor) for tensor in outputs]
     names = [layer.name if layer is not None else "output" for layer in layers]
-    y_train, y_valid = dataset.train[1], dataset.valid[1]
-    if isinstance(y_train, Mapping):
-        if sorted(y_train) != sorted(names):
+    targets = sample_parts(dataset.train).y
+    named = list(targets) != [""]
+    if named:
+        if sorted(targets) != sorted(names):
             raise ProblemError(
-                f"the data's outputs {sorted(y_train)} do not match the space's {sorted(names)}"
+                f"the data's outputs {sorted(targets)} do not match the space's {sorted(names)}"
             )
     elif len(outputs) > 1:
         raise ProblemError(
@@ -262,19 +276,30 @@ def check_outputs(dataset: Dataset, model: Any, loss: Loss | Mapping[str, Loss])
             repr(name),
             tuple(tensor.shape)[1:],
             _activation_of(layer),
-            y_train[name] if isinstance(y_train, Mapping) else y_train,
-            y_valid[name] if isinstance(y_valid, Mapping) else y_valid,
+            tuple(targets[name if named else ""][0]),
+            _labels(dataset, name if named else None),
             loss[name] if isinstance(loss, Mapping) else loss,
         )
 
 
+def _labels(dataset: Dataset, name: str | None) -> np.ndarray | None:
+    """All targets of output ``name`` in memory (both splits), None if one is a stream."""
+    if dataset.streamed:
+        return None  # only read while training
+    arrays = [dataset.train[1], dataset.valid[1]]
+    return np.concatenate([np.asarray(a if name is None else a[name]).ravel() for a in arrays])
+
+
 def _check_one_output(
-    name: str, shape: tuple[Any, ...], activation: Any, y: Any, y_valid: Any, loss: Loss
+    name: str,
+    shape: tuple[Any, ...],
+    activation: Any,
+    target: tuple[Any, ...],
+    labels: np.ndarray | None,
+    loss: Loss,
 ) -> None:
     units = shape[-1] if shape else 1
     check_output(name, activation, units, loss)
-    y = np.asarray(y)
-    target = y.shape[1:]
     if loss_name(loss) in SPARSE_LOSSES:
         if target not in ((), (1,)) or len(shape) != 1:
             raise ProblemError(
@@ -282,8 +307,7 @@ def _check_one_output(
                 f"samples of shape {_shape(target)}: loss {shown_loss(loss)} takes one class "
                 "index per sample"
             )
-        labels = np.concatenate([y.ravel(), np.asarray(y_valid).ravel()])
-        if np.issubdtype(labels.dtype, np.number) and labels.size:
+        if labels is not None and np.issubdtype(labels.dtype, np.number) and labels.size:
             low, high = labels.min(), labels.max()
             if low < 0 or high >= units:
                 raise ProblemError(

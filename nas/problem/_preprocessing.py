@@ -14,14 +14,15 @@ in float64, block by block, in a fixed order, so they do; a ``Normalization`` ad
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Union
 
 import numpy as np
 
 from nas._imports import import_keras
 from nas.exceptions import ProblemError
-from nas.problem._dataset import Dataset
+from nas.problem._dataset import Dataset, Split, sample_parts
+from nas.problem._streams import Shard, Stream, source_kind
 
 #: ``preprocessing(dataset) -> keras layer | dict of input name -> keras layer``.
 PreprocessingFactory = Callable[[Dataset], Any]
@@ -77,38 +78,41 @@ class Normalize:
         return f"normalize(inputs={self.inputs!r}, axis={self.axis})"
 
     def __call__(self, dataset: Dataset) -> Layers:
-        x = dataset.train[0]
-        if not isinstance(x, Mapping):
+        inputs = sample_parts(dataset.train).x
+        if list(inputs) == [""]:
             if self.inputs is not None:
                 raise ProblemError(
                     f"normalize: inputs {list(self.inputs)} named, but the data's x is one "
                     "array: name no input (normalize()) or make x a dict"
                 )
-            return self._layer(x, "x")
-        names = self.inputs if self.inputs is not None else sorted(x)
-        unknown = [name for name in names if name not in x]
+            return self._layer(dataset.train, "", "x")
+        names = self.inputs if self.inputs is not None else sorted(inputs)
+        unknown = [name for name in names if name not in inputs]
         if unknown:
             raise ProblemError(
-                f"normalize: no input {unknown[0]!r} in the data; its inputs are {sorted(x)}"
+                f"normalize: no input {unknown[0]!r} in the data; its inputs are {sorted(inputs)}"
             )
         layers = {}
         for name in names:
-            if self.inputs is None and not _is_numeric(x[name]):
+            if self.inputs is None and not _is_numeric(inputs[name][1]):
                 continue  # a non-numeric input is left as it is unless named
-            layers[name] = self._layer(x[name], name)
+            layers[name] = self._layer(dataset.train, name, name)
         return layers
 
-    def _layer(self, array: np.ndarray, name: str) -> Any:
-        if not _is_numeric(array):
+    def _layer(self, split: Split, key: str, name: str) -> Any:
+        shape, dtype = sample_parts(split).x[key]
+        if not _is_numeric(dtype):
+            raise ProblemError(f"normalize: input {name!r} holds {dtype} values, expected numbers")
+        if len(shape) < 1:
             raise ProblemError(
-                f"normalize: input {name!r} holds {array.dtype} values, expected numbers"
+                f"normalize: input {name!r} has samples of shape {tuple(shape)}: expected "
+                "samples with at least one feature axis"
             )
-        if array.ndim < 2:
-            raise ProblemError(
-                f"normalize: input {name!r} has shape {array.shape}: expected samples "
-                "with at least one feature axis"
-            )
-        mean, variance = feature_statistics(array, self.axis)
+        if isinstance(split, Stream):
+            mean, variance = block_statistics(_streamed_blocks(split, key), self.axis)
+        else:
+            x = split[0]
+            mean, variance = feature_statistics(x[key] if key else x, self.axis)
         keras = import_keras()
         return keras.layers.Normalization(
             axis=self.axis, mean=mean.tolist(), variance=variance.tolist()
@@ -119,19 +123,33 @@ def feature_statistics(array: np.ndarray, axis: int = -1) -> tuple[np.ndarray, n
     """Mean and (population) variance of ``array`` per index of ``axis``, in float64,
     over samples and every other axis, read ``_STATISTICS_ROWS`` rows at a time; a zero
     variance becomes 1."""
-    axis = axis % array.ndim
-    if axis == 0:
-        raise ProblemError("normalize: the feature axis cannot be the samples' axis (0)")
-    reduced = tuple(a for a in range(array.ndim) if a != axis)
+    blocks = (
+        array[start : start + _STATISTICS_ROWS] for start in range(0, len(array), _STATISTICS_ROWS)
+    )
+    return block_statistics(blocks, axis)
+
+
+def block_statistics(blocks: Iterable[Any], axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) variance per index of ``axis`` over ``blocks`` of samples
+    (arrays with the samples first), in float64, in their order; a zero variance
+    becomes 1."""
     count = 0
-    mean = np.zeros(array.shape[axis])
-    squares = np.zeros(array.shape[axis])  # sum of squared deviations from the mean
-    for start in range(0, len(array), _STATISTICS_ROWS):
-        block = np.asarray(array[start : start + _STATISTICS_ROWS], dtype=np.float64)
-        n = block.size // array.shape[axis]
+    mean = squares = None  # squares: the sum of squared deviations from the mean
+    for values in blocks:
+        block = np.asarray(values, dtype=np.float64)
+        feature_axis = axis % block.ndim
+        if feature_axis == 0:
+            raise ProblemError("normalize: the feature axis cannot be the samples' axis (0)")
+        if mean is None:
+            mean = np.zeros(block.shape[feature_axis])
+            squares = np.zeros(block.shape[feature_axis])
+        if block.size == 0:
+            continue
+        reduced = tuple(a for a in range(block.ndim) if a != feature_axis)
+        n = block.size // block.shape[feature_axis]
         block_mean = block.mean(axis=reduced)
         shape = [1] * block.ndim
-        shape[axis] = -1
+        shape[feature_axis] = -1
         block_squares = ((block - block_mean.reshape(shape)) ** 2).sum(axis=reduced)
         delta = block_mean - mean
         total = count + n
@@ -139,13 +157,31 @@ def feature_statistics(array: np.ndarray, axis: int = -1) -> tuple[np.ndarray, n
         mean = mean + delta * (n / total)
         squares = squares + block_squares + delta**2 * (count * n / total)
         count = total
+    if mean is None or count == 0:
+        raise ProblemError("normalize: the training split holds no samples")
     variance = squares / count
     variance[variance == 0] = 1.0
     return mean, variance
 
 
-def _is_numeric(array: np.ndarray) -> bool:
-    return np.issubdtype(np.asarray(array).dtype, np.number)
+def _streamed_blocks(stream: Stream, key: str) -> Iterator[np.ndarray]:
+    """Input ``key`` of a stream's training samples (``""``: its one input), read in
+    blocks of ``_STATISTICS_ROWS`` rows, in the pipeline's order."""
+    source = stream.open(batch_size=_STATISTICS_ROWS, shard=Shard(0, 1), seed=0)
+    if source_kind(source) == "samples":
+        batches: Iterable[Any] = source.batch(_STATISTICS_ROWS).as_numpy_iterator()
+    else:
+        batches = (source[index] for index in range(int(source.num_batches)))
+    for batch in batches:
+        x = batch[0]
+        yield x[key] if key else x
+
+
+def _is_numeric(dtype: Any) -> bool:
+    try:
+        return np.issubdtype(np.dtype(dtype), np.number)
+    except TypeError:  # a dtype NumPy does not know (tf.string's "string")
+        return False
 
 
 def checked_layers(problem_name: str, layers: Any, input_names: list[str]) -> dict[str, Any]:

@@ -163,22 +163,20 @@ class GroupMetrics(keras.callbacks.Callback):
 
     Args:
         parallel: the group's :class:`nas.parallel.DataParallel`.
-        valid: this rank's ``(x, y)`` validation shard.
-        batch_size: the validation batch size.
+        valid: the keyword arguments of ``evaluate`` that give it this rank's share of
+            the validation data (:meth:`nas.train._feeds.Feed.arguments`).
     """
 
-    def __init__(self, parallel: Any, valid: tuple[Any, Any], batch_size: int) -> None:
+    def __init__(self, parallel: Any, valid: dict[str, Any]) -> None:
         super().__init__()
         self.parallel = parallel
         self.valid = valid
-        self.batch_size = batch_size
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs if logs is not None else {}
         self._average_statistics()
         logs.update(self._group_metrics())
-        x, y = self.valid
-        self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0)
+        self.model.evaluate(**self.valid, verbose=0)
         logs.update({f"val_{name}": value for name, value in self._group_metrics().items()})
 
     def _average_statistics(self) -> None:

@@ -103,6 +103,10 @@ class RankGroup:
                 return f"rank {rank}: {message}", where
         return None, stage
 
+    def shortest(self, length: int) -> int:
+        """Collective: the smallest of the ranks' ``length``."""
+        return min(self.comm.allgather(int(length)))
+
     def weights_differ(self, weights: Sequence[np.ndarray]) -> bool:
         """Collective: whether the ranks' ``weights`` are not all bit-identical."""
         return len(set(self.comm.allgather(weights_digest(weights)))) > 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,17 +17,16 @@ import numpy as np
 from nas._imports import import_keras
 from nas.exceptions import ProblemError, reporting_a_full_disk
 from nas.problem import OPTIMIZERS, Dataset, Problem
-from nas.problem._dataset import num_samples
 from nas.problem._outputs import check_inputs, check_outputs
+from nas.problem._streams import Shard, Stream
 from nas.problem._training_settings import check_training_value
 from nas.train._devices import bind_local_gpu
+from nas.train._feeds import ARRAYS, Feed, open_feed
 from nas.train._group import (
     LearningRateScaling,
     RankGroup,
     WarmupPlan,
     open_group,
-    training_shard,
-    validation_shard,
     warmup_plan,
 )
 from nas.train._interrupt import INTERRUPTED
@@ -189,6 +187,7 @@ def train(
             model = _load(Path(start_from), run)
         stage = Stage.DATA
         check_outputs(dataset, model, problem.loss)
+        feeds = _open_feeds(dataset, run, group)
         stage = Stage.BUILD
         if group is None:
             _compile(model, problem, run)
@@ -201,13 +200,16 @@ def train(
         error, stage = group.first_error(error, stage)
     if error is not None:
         return run.result(Status.FAILED, error=error, error_stage=stage)
+    if group is not None and isinstance(dataset.train, Stream):
+        # Every step is a collective: the shortest part sets every rank's epoch.
+        feeds = _Feeds(feeds.train.cut(group.shortest(feeds.train.length)), feeds.valid)
     stage = Stage.TRAIN
     try:
         if group is None:
-            monitor = _fit(model, problem, dataset, run, deadline_after, verbose, callbacks)
+            monitor = _fit(model, problem, feeds, run, deadline_after, verbose, callbacks)
         else:
             monitor = _fit_on_group(
-                model, problem, dataset, run, deadline_after, group, scaling, callbacks
+                model, problem, feeds, run, deadline_after, group, scaling, callbacks
             )
     except Exception as exception:
         logger.debug("training %s failed", run.arch_seq, exc_info=True)
@@ -377,28 +379,49 @@ def _continued_optimizer(model: Any, name: str) -> Any | None:
     return optimizer
 
 
+@dataclass(frozen=True)
+class _Feeds:
+    """This rank's parts of the training and validation splits."""
+
+    train: Feed
+    valid: Feed
+
+
+def _open_feeds(dataset: Dataset, run: _Run, group: RankGroup | None) -> _Feeds:
+    """The parts of the splits this process trains and validates on (its rank's)."""
+    shard = Shard(0, 1) if group is None else Shard(group.rank, group.size)
+    settings = {"batch_size": run.hyperparameters["batch_size"], "seed": run.seed, "shard": shard}
+    return _Feeds(
+        open_feed(dataset.train, "train", cut=True, **settings),
+        open_feed(dataset.valid, "valid", cut=False, **settings),
+    )
+
+
+def _validation_data(feed: Feed) -> Any:
+    """``fit``'s ``validation_data`` of a feed: ``(x, y)`` or the batched stream."""
+    arguments = feed.arguments()
+    return (arguments["x"], arguments["y"]) if "y" in arguments else arguments["x"]
+
+
 def _fit(
     model: Any,
     problem: Problem,
-    dataset: Dataset,
+    feeds: _Feeds,
     run: _Run,
     timeout: float | None,
     verbose: int,
     callbacks: Sequence[Any] = (),
 ) -> TrainingMonitor:
-    x_train, y_train = dataset.train
     monitor = _monitor(problem, timeout)
-    run.samples_per_epoch = num_samples(y_train)
-    batch_size = run.hyperparameters["batch_size"]
-    plan = _learning_rate_plan(run, math.ceil(num_samples(y_train) / batch_size))
+    run.samples_per_epoch = feeds.train.samples
+    plan = _learning_rate_plan(run, feeds.train.steps)
     with _timed(run, monitor):
         model.fit(
-            x_train,
-            y_train,
-            batch_size=batch_size,
+            **feeds.train.arguments(),
             epochs=run.hyperparameters["epochs"],
             initial_epoch=run.initial_epoch,
-            validation_data=dataset.valid,
+            validation_data=_validation_data(feeds.valid),
+            shuffle=feeds.train.kind == ARRAYS,  # a stream shuffles in its pipeline
             callbacks=[
                 *_learning_rate_control(plan),
                 monitor,
@@ -435,7 +458,7 @@ def _learning_rate_control(plan: LearningRatePlan) -> list[Any]:
 def _fit_on_group(
     model: Any,
     problem: Problem,
-    dataset: Dataset,
+    feeds: _Feeds,
     run: _Run,
     timeout: float | None,
     group: RankGroup,
@@ -447,18 +470,15 @@ def _fit_on_group(
     from nas.parallel import data_parallel
     from nas.train._callbacks import GroupMetrics
 
-    batch_size = run.hyperparameters["batch_size"]
     epochs = run.hyperparameters["epochs"]
     base_rate = run.hyperparameters["learning_rate"]
-    x_train, y_train = training_shard(dataset.train, group.rank, group.size)
-    valid = validation_shard(dataset.valid, group.rank, group.size)
-    steps_per_epoch = math.ceil(num_samples(y_train) / batch_size)
+    steps_per_epoch = feeds.train.steps
     with data_parallel(group.comm) as parallel:
         run.data_parallel = parallel.name
         _compile(model, problem, run, base_rate, parallel)
         parallel.broadcast_weights(model)
         monitor = _monitor(problem, timeout, agree=parallel.any)
-        run.samples_per_epoch = num_samples(y_train) * group.size
+        run.samples_per_epoch = feeds.train.samples * group.size
         # The ramp spans the configuration's whole training, as the schedule does, so
         # that segments (ASHA's rungs) share one ramp: the rates of a full training.
         ramp = warmup_plan(
@@ -467,13 +487,12 @@ def _fit_on_group(
         plan = _learning_rate_plan(run, steps_per_epoch, ramp)
         with _timed(run, monitor):
             model.fit(
-                x_train,
-                y_train,
-                batch_size=batch_size,
+                **feeds.train.arguments(),
                 epochs=epochs,
                 initial_epoch=run.initial_epoch,
+                shuffle=feeds.train.kind == ARRAYS,
                 callbacks=[
-                    GroupMetrics(parallel, valid, batch_size),
+                    GroupMetrics(parallel, feeds.valid.arguments()),
                     *_learning_rate_control(plan),
                     monitor,
                     *_early_stopping(problem, run),

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nas.exceptions import ProblemError
-from nas.problem import Dataset, Problem
-from nas.problem._outputs import activation_for_loss
+from nas.problem import LOSSES, Dataset, Problem
+from nas.problem._outputs import UNKNOWN, activation_for_loss
 from nas.train import Stage, Status, train
 
 SPACE = "spaces.dense_skip:dense_skip_space"
@@ -91,6 +91,12 @@ def output_activation(problem: Problem):
 )
 def test_the_activation_a_loss_expects(loss, expected):
     assert activation_for_loss(loss) == expected
+
+
+def test_every_loss_a_problem_accepts_has_the_activation_it_expects():
+    # A loss added to LOSSES without a category would make its output activation unknown.
+    unknown = [loss for loss in sorted(LOSSES) if activation_for_loss(loss) == UNKNOWN]
+    assert unknown == []
 
 
 def test_keras_loss_objects_are_known_by_name_and_logits_mean_linear():

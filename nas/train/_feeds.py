@@ -1,0 +1,227 @@
+"""One rank's part of a split, batched as ``fit`` and ``evaluate`` take it.
+
+Arrays are split as :mod:`nas.train._group` says; a :class:`nas.problem.Stream` is made
+here, in the process that trains, sharded and counted by the same rules, then batched
+with the configuration's batch size and checked for non-finite values as it is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nas._imports import import_keras, import_tensorflow
+from nas.exceptions import ProblemError
+from nas.problem._dataset import Split, num_samples
+from nas.problem._streams import Shard, Stream, source_kind
+from nas.train._group import training_shard, validation_shard
+
+#: ``Feed.kind``: arrays in memory, a ``tf.data`` pipeline of samples, a ``PyDataset``.
+ARRAYS, SAMPLES, BATCHES = "arrays", "samples", "batches"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A rank's part of a split: ``length`` samples (``length`` batches for a
+    ``PyDataset``) per epoch, in batches of ``batch_size``.
+
+    Attributes:
+        kind: :data:`ARRAYS`, :data:`SAMPLES` or :data:`BATCHES`.
+        data: ``(x, y)`` arrays, an unbatched ``tf.data.Dataset``, or a ``PyDataset``.
+        label: ``"train"`` or ``"valid"``, for messages.
+        batch_size: samples per batch.
+        length: samples (batches for :data:`BATCHES`) taken per epoch.
+        shard: the part of the split ``data`` holds: ``shard.index`` of ``shard.count``;
+            a ``PyDataset`` made without ``shard`` still holds every batch, and this
+            rank takes batches ``index, index + count, ...`` of it.
+    """
+
+    kind: str
+    data: Any
+    label: str
+    batch_size: int
+    length: int
+    shard: Shard = Shard(0, 1)
+
+    @property
+    def steps(self) -> int:
+        """Batches per epoch."""
+        return self.length if self.kind == BATCHES else math.ceil(self.length / self.batch_size)
+
+    @property
+    def samples(self) -> int:
+        """Samples per epoch (a ``PyDataset``'s counted as full batches)."""
+        return self.length * self.batch_size if self.kind == BATCHES else self.length
+
+    def cut(self, length: int) -> Feed:
+        """The same part, taking only its first ``length`` samples (batches) per epoch."""
+        if length > self.length:
+            raise ValueError(f"cannot cut a feed of {self.length} to {length}")
+        return dataclasses.replace(self, length=length)
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments of ``fit`` and ``evaluate`` that give them this data."""
+        if self.kind == ARRAYS:
+            x, y = self.data
+            return {"x": x, "y": y, "batch_size": self.batch_size}
+        if self.kind == BATCHES:
+            part = _part_of_batches_class()
+            return {"x": part(self.data, self.shard, self.length, self.label)}
+        tf = import_tensorflow()
+        batches = self.data.take(self.length).batch(self.batch_size)
+        # A known length: Keras plans its epochs without running out of data, and a
+        # pipeline that yields fewer samples than were counted fails saying so.
+        batches = batches.apply(tf.data.experimental.assert_cardinality(self.steps))
+        return {"x": batches.map(_finite_check(self.label)).prefetch(tf.data.AUTOTUNE)}
+
+
+def open_feed(
+    split: Split, label: str, *, batch_size: int, seed: int, shard: Shard, cut: bool
+) -> Feed:
+    """Rank ``shard.index`` of ``shard.count``'s part of ``split``.
+
+    Args:
+        split: arrays or a stream.
+        label: ``"train"`` or ``"valid"``.
+        batch_size: the configuration's batch size (per rank).
+        seed: the training's seed, for a stream that shuffles.
+        shard: which part.
+        cut: arrays of a training split are cut to equal parts (every rank must take
+            the same steps); a stream's part is cut by the caller, once the group has
+            agreed on the shortest (:meth:`Feed.cut`).
+
+    Raises:
+        ProblemError: if a stream makes something else than it should, or an infinite
+            pipeline.
+    """
+    if not isinstance(split, Stream):
+        if shard.count > 1:
+            share = training_shard if cut else validation_shard
+            split = share(split, shard.index, shard.count)
+        return Feed(ARRAYS, split, label, batch_size, num_samples(split[1]))
+    source = split.open(batch_size=batch_size, shard=shard, seed=seed)
+    if source_kind(source) == BATCHES:
+        batches = _num_batches(split, source)
+        if split.shards_itself:
+            return Feed(BATCHES, source, label, batch_size, batches)
+        length = len(range(shard.index, batches, shard.count))
+        return Feed(BATCHES, source, label, batch_size, length, shard)
+    if shard.count > 1 and not split.shards_itself:
+        source = source.shard(shard.count, shard.index)
+    length = split.cached_count(shard)
+    if length is None:
+        length = _count_samples(split, source)
+        split.remember_count(shard, length)
+    if length == 0:
+        raise ProblemError(f"{split!r} made no {label} samples for {_part(shard)}")
+    return Feed(SAMPLES, source, label, batch_size, length)
+
+
+def _part(shard: Shard) -> str:
+    return "training alone" if shard.count == 1 else f"rank {shard.index} of {shard.count}"
+
+
+def _num_batches(stream: Stream, source: Any) -> int:
+    batches = source.num_batches
+    if batches is None:
+        raise ProblemError(
+            f"{stream!r} made a PyDataset without a length: an epoch must end (give it __len__)"
+        )
+    return int(batches)
+
+
+def _count_samples(stream: Stream, source: Any) -> int:
+    """The samples of a pipeline: its cardinality when tf.data knows it, else counted."""
+    tf = import_tensorflow()
+    cardinality = int(source.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ProblemError(
+            f"{stream!r} made an infinite pipeline: an epoch must end (remove its .repeat())"
+        )
+    if cardinality >= 0:
+        return cardinality
+    # One pass, in the pipeline's own threads: batches of many samples keep it cheap.
+    batches = source.batch(4096)
+    count = batches.reduce(
+        tf.constant(0, tf.int64),
+        lambda total, batch: total + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0],
+    )
+    return int(count)
+
+
+def _finite_check(label: str) -> Any:
+    """A ``map`` function failing a batch that holds NaN or inf, naming what holds it."""
+    tf = import_tensorflow()
+
+    def checked(*element: Any) -> tuple[Any, ...]:
+        return tuple(
+            {name: _checked_tensor(tf, t, label, f"{what} {name!r}") for name, t in part.items()}
+            if isinstance(part, Mapping)
+            else _checked_tensor(tf, part, label, what)
+            for what, part in zip(("x", "y", "sample_weight"), element)
+        )
+
+    return checked
+
+
+def _checked_tensor(tf: Any, tensor: Any, label: str, what: str) -> Any:
+    if not tensor.dtype.is_floating:
+        return tensor
+    message = f"Dataset {label} {what} holds NaN or inf (a Stream is checked as it is read)"
+    return tf.debugging.check_numerics(tensor, message)
+
+
+def _checked_batch(batch: Any, label: str) -> None:
+    """Raise naming the split and part if a ``PyDataset`` batch holds NaN or inf."""
+    for what, part in zip(("x", "y", "sample_weight"), batch):
+        named = part.items() if isinstance(part, Mapping) else [("", part)]
+        for name, values in named:
+            array = np.asarray(values)
+            if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+                shown = f"{what} {name!r}" if name else what
+                raise ProblemError(
+                    f"Dataset {label} {shown} holds NaN or inf (a Stream is checked as it is read)"
+                )
+
+
+@functools.cache
+def _part_of_batches_class() -> type:
+    """The ``PyDataset`` that gives a rank its batches (made on first use: Keras is
+    imported only by the processes that train)."""
+    keras = import_keras()
+
+    class PartOfBatches(keras.utils.PyDataset):
+        """Batches ``shard.index, shard.index + shard.count, ...`` of ``source``, the
+        first ``length`` of them, each checked for non-finite values."""
+
+        def __init__(self, source: Any, shard: Shard, length: int, label: str) -> None:
+            super().__init__(
+                workers=source.workers,
+                use_multiprocessing=source.use_multiprocessing,
+                max_queue_size=source.max_queue_size,
+            )
+            self.source, self.shard, self.length, self.label = source, shard, length, label
+
+        def __len__(self) -> int:
+            return self.length
+
+        def __getitem__(self, index: int) -> Any:
+            if not 0 <= index < self.length:
+                raise IndexError(index)
+            batch = self.source[self.shard.index + index * self.shard.count]
+            _checked_batch(batch, self.label)
+            return batch
+
+        def on_epoch_begin(self) -> None:
+            self.source.on_epoch_begin()
+
+        def on_epoch_end(self) -> None:
+            self.source.on_epoch_end()
+
+    return PartOfBatches
