@@ -98,3 +98,9 @@ def test_the_guide_shell_commands_run(tmp_path):
         assert len(list(csv.DictReader(file))) == 8  # 6, then resumed to 8
     assert (tmp_path / "runs" / "wine" / "objective.png").stat().st_size > 1000
     assert len(list((tmp_path / "runs" / "wine").glob("**/saved_model/saved_model.pb"))) == 3
+    # Streamed from CSV files by each worker: every evaluation ok.
+    with (tmp_path / "runs" / "wine_files" / "results.csv").open() as file:
+        assert [row["status"] for row in csv.DictReader(file)] == ["ok"] * 4
+    tensorboard = tmp_path / "runs" / "wine_tb" / "tensorboard"
+    assert sorted(path.name for path in tensorboard.iterdir()) == ["0", "1"]
+    assert all(list(path.glob("**/events.out.tfevents.*")) for path in tensorboard.iterdir())

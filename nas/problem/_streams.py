@@ -87,7 +87,10 @@ class Stream:
     Samples are counted once per process and shard (to plan the steps of the
     learning-rate schedule and the group's epochs): from ``num_samples`` when given and
     the pipeline is not sharded by ``make``, else ``tf.data``'s cardinality when it
-    knows it, else by reading the part once. Inputs and targets are checked for NaN
+    knows it, else by reading the part once. A pipeline that shards itself and knows
+    its part's size says so with
+    ``pipeline.apply(tf.data.experimental.assert_cardinality(size))``, which also fails
+    the epoch if the files hold another number of samples. Inputs and targets are checked for NaN
     and infinite values batch by batch as they are read; such a batch fails the
     evaluation, naming the split, input or output.
 
@@ -133,7 +136,8 @@ class Stream:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        name = getattr(self.make, "__qualname__", repr(self.make))
+        function = getattr(self.make, "func", self.make)  # a functools.partial's function
+        name = getattr(function, "__qualname__", None) or type(function).__name__
         return f"Stream({name}, num_samples={self.num_samples!r})"
 
     def __getstate__(self) -> dict[str, Any]:
@@ -158,6 +162,10 @@ class Stream:
                 ``keras.utils.PyDataset``, or a ``PyDataset`` from a function that does
                 not take ``batch_size``.
         """
+        from nas._imports import import_tensorflow
+
+        # Through nas, whose import quiets TensorFlow's banners, before make imports it.
+        import_tensorflow()
         given = {"batch_size": batch_size, "shard": shard, "seed": seed}
         source = self.make(**{name: given[name] for name in self.arguments})
         kind = source_kind(source)

@@ -12,6 +12,7 @@ compares the trials in its HParams view. Needs the ``tensorboard`` package (``pi
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,11 +31,12 @@ _MISSING = (
 
 
 def check_tensorboard() -> None:
-    """Raise ImportError, saying how to install it, when ``tensorboard`` is missing."""
-    try:
-        from tensorboard.plugins.hparams import api  # noqa: F401
-    except ImportError as error:
-        raise ImportError(_MISSING) from error
+    """Raise ImportError, saying how to install it, when ``tensorboard`` is missing.
+
+    Looked up, not imported: importing it imports TensorFlow, whose banners the driver
+    would print, for nothing (the driver writes no logs)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ImportError(_MISSING)
 
 
 def trial_log_dir(directory: str | Path, trial_id: int) -> Path:
