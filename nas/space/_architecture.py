@@ -124,9 +124,16 @@ class Architecture:
             )
         return space
 
-    def build(self) -> Any:
-        """A fresh ``keras.Model`` of this architecture."""
-        return self.load_space().build(self.arch_seq)
+    def build(self, preprocessing: Mapping[str, Any] | None = None) -> Any:
+        """A fresh ``keras.Model`` of this architecture.
+
+        Args:
+            preprocessing: input name -> Keras layer between that input and the graph,
+                as :meth:`SearchSpace.build` takes it: give a problem's
+                ``problem.preprocessing_layers()`` to build the model its search
+                trained, taking raw inputs.
+        """
+        return self.load_space().build(self.arch_seq, preprocessing)
 
 
 def _jsonable(kwargs: Mapping[str, Any]) -> dict[str, Any]:

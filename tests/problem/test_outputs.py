@@ -315,6 +315,30 @@ def test_several_outputs_train_on_targets_keyed_by_output_name():
     assert result.objective == min(result.learning_curve["val_price_mae"])
 
 
+@pytest.mark.slow
+def test_a_search_of_two_outputs_ranks_by_one_outputs_metric(tmp_path):
+    import nas
+
+    problem = two_output_problem(objective="val_kind_accuracy", direction="max")
+    results = nas.Study(
+        problem,
+        tmp_path / "shop",
+        "random",
+        max_evals=4,
+        evaluator="process",
+        num_workers=2,
+        seed=0,
+        progress=False,
+    ).run()
+    assert [trial.result.status.value for trial in results.trials] == ["ok"] * 4
+    for trial in results.trials:
+        curve = trial.result.learning_curve
+        assert {"val_kind_accuracy", "val_price_mae"} <= set(curve)
+        assert trial.result.objective == max(curve["val_kind_accuracy"])
+    table = nas.load_results(tmp_path / "shop").to_dataframe()
+    assert len(table) == 4 and table["objective"].notna().all()
+
+
 def test_an_objective_on_one_output_is_checked_against_its_metrics():
     two_output_problem(objective="val_kind_accuracy", direction="max")
     with pytest.raises(ProblemError, match="'val_kind_accuracy' should be maximised"):

@@ -226,3 +226,18 @@ def test_an_exported_model_of_a_study_predicts_on_raw_rows(tmp_path):
     assert np.allclose(
         model.predict(rows, verbose=0), rebuilt.predict(standardised, verbose=0), atol=1e-5
     )
+
+
+def test_a_saved_architecture_rebuilds_with_the_problems_preprocessing():
+    from nas.space import Architecture
+
+    problem = make_problem()
+    space = problem.build_space()
+    arch_seq = space.sample(np.random.default_rng(0))
+    text = Architecture.of(space, arch_seq).to_json()
+    rebuilt = Architecture.from_json(text).build(problem.preprocessing_layers())
+    original = space.build(arch_seq, problem.preprocessing_layers())
+    assert rebuilt.get_layer("input_preprocessing").get_config() == (
+        original.get_layer("input_preprocessing").get_config()
+    )
+    assert rebuilt.count_params() == original.count_params()
