@@ -44,6 +44,10 @@ AuthType=auth/munge
 CredType=cred/munge
 StateSaveLocation={folder}/state
 SlurmdSpoolDir={folder}/spool
+# Job steps' temporary files (PMIx's spmix_appdir_<uid>_<job>.<step>) here, not in
+# /tmp: job ids restart at 1 with each test cluster, and a step killed in an earlier
+# run leaves its folder behind, which makes the same step of a later cluster fail.
+TmpFS={folder}/tmp
 SlurmctldPidFile={folder}/slurmctld.pid
 SlurmdPidFile={folder}/slurmd.pid
 SlurmctldLogFile={folder}/slurmctld.log
@@ -135,7 +139,7 @@ class LocalSlurm:
 
     def start(self, timeout: float = 60) -> None:
         """Start munged (unless running), slurmctld and slurmd; wait for an idle node."""
-        for sub in ("state", "spool"):
+        for sub in ("state", "spool", "tmp"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         self.conf.write_text(
             SLURM_CONF.format(
