@@ -108,19 +108,26 @@ def open_feed(
     source = split.open(batch_size=batch_size, shard=shard, seed=seed)
     if source_kind(source) == BATCHES:
         batches = _num_batches(split, source)
-        if split.shards_itself:
-            return Feed(BATCHES, source, label, batch_size, batches)
-        length = len(range(shard.index, batches, shard.count))
-        return Feed(BATCHES, source, label, batch_size, length, shard)
-    if shard.count > 1 and not split.shards_itself:
-        source = source.shard(shard.count, shard.index)
-    length = split.cached_count(shard)
-    if length is None:
-        length = _count_samples(split, source)
-        split.remember_count(shard, length)
-    if length == 0:
+        if not split.shards_itself:  # this rank takes every count-th batch
+            batches = len(range(shard.index, batches, shard.count))
+        feed = Feed(BATCHES, source, label, batch_size, batches, _batches_taken(split, shard))
+    else:
+        if shard.count > 1 and not split.shards_itself:
+            source = source.shard(shard.count, shard.index)
+        length = split.cached_count(shard)
+        if length is None:
+            length = _count_samples(split, source)
+            split.remember_count(shard, length)
+        feed = Feed(SAMPLES, source, label, batch_size, length)
+    if feed.length == 0:
         raise ProblemError(f"{split!r} made no {label} samples for {_part(shard)}")
-    return Feed(SAMPLES, source, label, batch_size, length)
+    return feed
+
+
+def _batches_taken(stream: Stream, shard: Shard) -> Shard:
+    """The batches of a ``PyDataset`` a rank takes: all of those a stream that shards
+    itself made, else part ``shard`` of them."""
+    return Shard(0, 1) if stream.shards_itself else shard
 
 
 def _part(shard: Shard) -> str:

@@ -297,3 +297,17 @@ def test_normalize_reads_a_stream_in_blocks_and_finds_the_arrays_statistics():
     ).get_config()
     np.testing.assert_allclose(from_stream["mean"], from_arrays["mean"], rtol=1e-12)
     np.testing.assert_allclose(from_stream["variance"], from_arrays["variance"], rtol=1e-12)
+
+
+def test_a_stream_without_samples_fails_the_evaluation_naming_it():
+    train_split, valid_split = arrays()
+    empty = (train_split[0][:0], train_split[1][:0])
+    problem = make_problem(
+        lambda: Dataset(
+            train=Stream(lambda batch_size: a_batch_pydataset(empty, batch_size)),
+            valid=valid_split,
+        )
+    )
+    result = train(problem, [1, 1])
+    assert result.status is Status.FAILED and result.error_stage is Stage.DATA
+    assert "made no train samples for training alone" in result.error
