@@ -75,22 +75,33 @@ def run_ranks(
     mpirun = shutil.which("mpirun")
     assert mpirun is not None, "no mpirun on PATH (run scripts/setup.sh)"
     full = [mpirun, "--oversubscribe", "-np", str(ranks), *map(str, command)]
-    done = subprocess.run(
-        full,
-        env={**rank_env(), **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            full,
+            env={**rank_env(), **(env or {})},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:  # a hang: show what the ranks said
+        pytest.fail(
+            f"{' '.join(full)} did not end within {timeout:g} s\n"
+            f"--- stdout ---\n{_text(expired.stdout)[-20000:]}\n"
+            f"--- stderr ---\n{_text(expired.stderr)[-20000:]}"
+        )
     if check:
         assert done.returncode == 0, (
             f"{' '.join(full)} exited with {done.returncode}\n"
             f"--- stdout ---\n{done.stdout[-20000:]}\n--- stderr ---\n{done.stderr[-20000:]}"
         )
     return done
+
+
+def _text(output: str | bytes | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def nas_search_on_ranks(

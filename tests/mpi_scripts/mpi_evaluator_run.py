@@ -23,6 +23,7 @@ closes the evaluator.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import sys
 import time
@@ -34,6 +35,10 @@ from mpi_evaluator_functions import sleepy
 
 from nas.evaluate import MPIEvaluator, serve
 from nas.trial import Config, Trial
+
+# A rank still running after 3 minutes (the test waits 4) prints where each of its
+# threads is: a hang is then diagnosable from the test's output.
+faulthandler.dump_traceback_later(180, exit=False)
 
 
 def config(
