@@ -39,6 +39,7 @@ __all__ = [
     "hypervolume",
     "hypervolume_over_time",
     "non_dominated_sort",
+    "pareto_ids",
     "pareto_mask",
     "random_scalarization",
     "rank_order",
@@ -196,6 +197,35 @@ def pareto_mask(points: object) -> np.ndarray:
     if array.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     return ~_domination_matrix(array).any(axis=0)
+
+
+def pareto_ids(
+    ids: Sequence[int],
+    values: Sequence[Sequence[float | None]],
+    directions: Sequence[str],
+    violation: Sequence[float] | None = None,
+) -> set[int]:
+    """The ids of the Pareto front: rows that are feasible (violation 0), have every
+    value finite, and are dominated by no other such row.
+
+    Unlike the array functions, rows here may hold None or NaN (a failed trial): they
+    are left out, not refused.
+
+    Example:
+        >>> sorted(pareto_ids([3, 4, 5, 6], [[0.9, 3e6], [0.8, 1e6], [0.7, 2e6], [None, 1.0]],
+        ...                   ["max", "min"]))
+        [3, 4]
+    """
+    violation = [0.0] * len(ids) if violation is None else violation
+    kept = [
+        (trial_id, row)
+        for trial_id, row, amount in zip(ids, values, violation)
+        if amount == 0 and all(value is not None and math.isfinite(value) for value in row)
+    ]
+    if not kept:
+        return set()
+    mask = pareto_mask(as_minimised([row for _, row in kept], directions))
+    return {trial_id for (trial_id, _), on_front in zip(kept, mask) if on_front}
 
 
 def crowding_distance(points: object) -> np.ndarray:
@@ -467,7 +497,8 @@ def scalarize(
 _CONSTRAINT_TEXT = re.compile(
     r"^\s*(?P<name>[^<>=!\s]+)\s*(?P<op><=|>=|==|=|<|>|!=)\s*(?P<bound>.*)$"
 )
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+#: An identifier; ``@`` and digits may end it, as in ``latency_ms@64``.
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(@[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -493,7 +524,8 @@ class Constraint:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(
-                f"a constraint's name is an identifier (letters, digits, _ or .), "
+                f"a constraint's name is an identifier (letters, digits, _ or ., and @N "
+                f"at its end), "
                 f"got {self.name!r}"
             )
         if self.op not in ("<=", ">="):

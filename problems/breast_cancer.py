@@ -50,7 +50,9 @@ HYPERPARAMETERS: dict[str, Any] = {
 }
 
 
-def _problem(name: str, hyperparameters: dict[str, Any], description: str) -> Problem:
+def _problem(
+    name: str, hyperparameters: dict[str, Any], description: str, **objectives: Any
+) -> Problem:
     return Problem(
         name,
         load_data,
@@ -59,9 +61,8 @@ def _problem(name: str, hyperparameters: dict[str, Any], description: str) -> Pr
         hyperparameters=hyperparameters,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        objective="val_accuracy",
-        direction="max",
         description=description,
+        **(objectives or {"objective": "val_accuracy", "direction": "max"}),
     )
 
 
@@ -79,4 +80,13 @@ parallel_problem = _problem(
     {**HYPERPARAMETERS, "num_ranks": Categorical([1, 2])},
     "Wisconsin breast cancer (scikit-learn): 30 features, malignant or benign."
     " Data-parallel width searched too.",
+)
+
+#: Accuracy against size: the search finds the Pareto front of the most accurate model
+#: at each parameter count (the smallest of the space's models have a few hundred).
+compact_problem = _problem(
+    "breast_cancer_compact",
+    HYPERPARAMETERS,
+    "Wisconsin breast cancer (scikit-learn): accuracy against the number of parameters.",
+    objective={"val_accuracy": "max", "num_parameters": "min"},
 )

@@ -479,10 +479,12 @@ def _print_summary(results: SearchResults, top: int, settings: Mapping[str, Any]
     if results.exhausted:
         print("the search evaluated every configuration of the space")
     best = results.best(top)
-    if best:
-        problem = results.problem
+    problem = results.problem
+    if best and (len(problem.objectives) > 1 or problem.constraints):
+        _print_front(results)
+    elif best:
         print(f"\nbest {len(best)} by {problem.objective} ({problem.direction}imised):")
-        for line in _best_table(best, results.problem):
+        for line in _best_table(best, problem, [problem.objective]):
             print(f"  {line}")
     else:
         print("no evaluation succeeded")
@@ -507,14 +509,32 @@ def _print_not_started(stop: SearchStopped, settings: Mapping[str, Any]) -> None
         print("\nnext: run the same command again to start it")
 
 
-def _best_table(best: Sequence[Trial], problem: Problem) -> list[str]:
-    """The best trials as aligned rows: objective, searched hyperparameters, arch_seq."""
+def _print_front(results: SearchResults) -> None:
+    """The Pareto front of a search of several objectives or constraints."""
+    problem = results.problem
+    names = [item.name for item in problem.objectives]
+    front = results.pareto_front()
+    infeasible = sum(trial.result.ok and trial.result.violation > 0 for trial in results.trials)
+    ranked = ", ".join(str(item) for item in problem.objectives)
+    limits = ", ".join(str(item) for item in problem.constraints)
+    print(f"\nPareto front: {len(front)} trial(s) by {ranked}")
+    if limits:
+        print(f"constraints: {limits}; {infeasible} finished trial(s) broke one")
+    if not front:
+        print("no trial met every constraint")
+        return
+    for line in _best_table(front, problem, names):
+        print(f"  {line}")
+
+
+def _best_table(best: Sequence[Trial], problem: Problem, objectives: Sequence[str]) -> list[str]:
+    """Trials as aligned rows: objectives, searched hyperparameters, arch_seq."""
     names = problem.hyperparameters.searched_names
-    header = ["trial", problem.objective, *names, "arch_seq"]
+    header = ["trial", *objectives, *names, "arch_seq"]
     rows = [
         [
             str(trial.config.trial_id),
-            _cell(trial.result.objective),
+            *(_cell(value) for value in trial.result.values_of(objectives)),
             *(_cell(trial.config.hyperparameters.get(name)) for name in names),
             json.dumps(list(trial.config.arch_seq)),
         ]

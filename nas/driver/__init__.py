@@ -22,6 +22,7 @@ from nas.driver._study import (
     Study,
     make_search,
     recorded_objective,
+    recorded_objectives,
     recorded_settings,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "make_search",
     "read_journal",
     "recorded_objective",
+    "recorded_objectives",
     "recorded_settings",
     "repair_journal",
     "run_search",

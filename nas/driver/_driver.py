@@ -16,17 +16,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nas._stop import StopSignals, stop_signals
 from nas.driver._journal import Journal, JournalState
 from nas.driver._model_keeper import ModelKeeper
 from nas.driver._progress import Progress
 from nas.driver._results_table import ResultsTable
 from nas.evaluate import Evaluator, unreported_result
+from nas.pareto import pareto_ids, rank_order
 from nas.problem import Problem
 from nas.schedule import FullTraining, Job, Scheduler, Segment
 from nas.search import Observation, Search
 from nas.space import SearchSpace
-from nas.train import Status
+from nas.train import Status, TrainingResult
 from nas.trial import Config, Trial, trial_seed
 
 logger = logging.getLogger("nas.driver")
@@ -141,10 +144,12 @@ class Driver:
             self.trials,
             [self._hash(t) for t in self.trials],
             [history.notes.get(t.config.trial_id) or self._notes(t) for t in self.trials],
+            {o.name: o.direction for o in problem.objectives} if ranks_by_front(problem) else None,
+            problem.measures,
         )
-        self.keeper = ModelKeeper(directory, keep_models)
+        self.keeper = ModelKeeper(directory, keep_models, by_front=ranks_by_front(problem))
         past = [observation(trial, problem) for trial in self.trials]
-        self.keeper.update(zip(self.trials, (item.score for item in past)))
+        self.keeper.update(zip(self.trials, past))
         self._best_score: float | None = None
         self._num_failed = 0
         self._account(past)
@@ -356,7 +361,7 @@ class Driver:
         self._by_id.update((trial.config.trial_id, trial) for trial in finished)
         observations = [observation(trial, self.problem) for trial in finished]
         self._account(observations)
-        self.keeper.update((t, o.score) for t, o in zip(finished, observations))
+        self.keeper.update(zip(finished, observations))
         self.scheduler.tell([segment(trial, self.problem) for trial in finished])
         # After tell, so that each row carries what the scheduler decided about it (an
         # early stop is decided once a segment has finished; no later job records it).
@@ -405,12 +410,32 @@ def invalid_trial(config: Config, reason: str) -> Trial:
 
 
 def observation(trial: Trial, problem: Problem) -> Observation:
-    """What the search learns from a trial: a score to maximise, None if it failed."""
-    result = trial.result
-    score = None
-    if result.ok and result.objective is not None and math.isfinite(result.objective):
-        score = result.objective if problem.direction == "max" else -result.objective
-    return Observation(trial.config.arch_seq, dict(trial.config.hyperparameters), score)
+    """What the search learns from a trial: scores to maximise, None if it failed (a
+    multi-objective problem's: every objective's, and the constraint violation)."""
+    arch_seq, hyperparameters = trial.config.arch_seq, dict(trial.config.hyperparameters)
+    scores = oriented_scores(trial.result, problem)
+    if scores is None:
+        return Observation(arch_seq, hyperparameters, None)
+    score = problem_score(trial.result, problem)
+    return Observation(arch_seq, hyperparameters, score, scores, trial.result.violation)
+
+
+def problem_score(result: TrainingResult, problem: Problem) -> float:
+    """The oriented value of the problem's first history objective (ok results only)."""
+    return result.objective if problem.direction == "max" else -result.objective  # type: ignore[operator]
+
+
+def oriented_scores(result: TrainingResult, problem: Problem) -> tuple[float, ...] | None:
+    """Every objective of a successful result, oriented so that larger is better; None
+    when it failed or one of them is missing or not finite."""
+    if not result.ok or result.objective is None or not math.isfinite(result.objective):
+        return None
+    if len(problem.objectives) == 1:
+        return (problem_score(result, problem),)
+    values = [result.objectives.get(item.name) for item in problem.objectives]
+    if any(value is None or not math.isfinite(value) for value in values):
+        return None
+    return tuple(item.oriented(value) for item, value in zip(problem.objectives, values))  # type: ignore[arg-type]
 
 
 def segment(trial: Trial, problem: Problem) -> Segment:
@@ -421,9 +446,16 @@ def segment(trial: Trial, problem: Problem) -> Segment:
         None if value is None or not math.isfinite(value) else sign * value
         for value in result.learning_curve.get(problem.objective, [])
     )
-    score = observation(trial, problem).score
+    seen = observation(trial, problem)
     return Segment(
-        config.trial_id, job_of(config), config.initial_epoch, result.epochs_trained, score, curve
+        config.trial_id,
+        job_of(config),
+        config.initial_epoch,
+        result.epochs_trained,
+        seen.score,
+        curve,
+        seen.scores,
+        seen.violation,
     )
 
 
@@ -439,15 +471,42 @@ def job_of(config: Config) -> Job:
     )
 
 
+def ranks_by_front(problem: Problem) -> bool:
+    """Whether trials of ``problem`` are ranked by Pareto front and constraint violation
+    (several objectives, or constraints) rather than by one score."""
+    return len(problem.objectives) > 1 or bool(problem.constraints)
+
+
 def best_trials(trials: Sequence[Trial], problem: Problem, k: int) -> list[Trial]:
     """The ``k`` best successful trials, best first (ties: the lower trial id first).
 
     Ties go to the lower trial id whatever order ``trials`` come in (finish order, from
-    the journal), the order the model keeper uses, so the models exported are the kept ones.
+    the journal), the order the model keeper uses, so the models exported are the kept
+    ones. With several objectives or constraints, best means first in
+    :func:`nas.pareto.rank_order`: least constraint violation, then the Pareto front,
+    then crowding distance (spread-out trials first).
     """
-    scored = [(observation(trial, problem).score, trial) for trial in trials]
-    ranked = sorted(
-        (item for item in scored if item[0] is not None),
-        key=lambda item: (-item[0], item[1].config.trial_id),
+    seen = sorted(
+        ((observation(trial, problem), trial) for trial in trials),
+        key=lambda item: item[1].config.trial_id,
     )
-    return [trial for _, trial in ranked[:k]]
+    seen = [item for item in seen if not item[0].failed]
+    if ranks_by_front(problem) and seen:
+        points = -np.array([item[0].scores for item in seen], dtype=float)
+        order = rank_order(points, [item[0].violation for item in seen])
+        return [seen[index][1] for index in order[:k]]
+    # sorted() is stable: of equal scores the lower trial id stays first.
+    return [trial for _, trial in sorted(seen, key=lambda item: -item[0].score)[:k]]  # type: ignore[operator]
+
+
+def front_trials(trials: Sequence[Trial], problem: Problem) -> list[Trial]:
+    """The trials on the Pareto front of ``problem``'s objectives, in trial order."""
+    names = [item.name for item in problem.objectives]
+    ok = sorted((trial for trial in trials if trial.result.ok), key=lambda t: t.config.trial_id)
+    front = pareto_ids(
+        [trial.config.trial_id for trial in ok],
+        [trial.result.values_of(names) for trial in ok],
+        [item.direction for item in problem.objectives],
+        [trial.result.violation for trial in ok],
+    )
+    return [trial for trial in ok if trial.config.trial_id in front]

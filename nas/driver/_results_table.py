@@ -5,6 +5,13 @@ moment, and failed evaluations appear from the first row on (objective left empt
 What the scheduler decided has columns of its own (``rung``, ``resource``, ``decision``,
 ``reason``; see :class:`nas.schedule.Decision`); its whole record stays in ``info``.
 
+A problem with several objectives or constraints adds, after ``objective``, a column per
+objective and measured property not already one (``val_accuracy``, ``latency_ms``),
+``violated`` (the constraints broken, ``; ``-separated), ``violation`` and ``pareto``
+(``True`` on the Pareto front). The front changes as trials finish: ``pareto`` is
+filled when the file is rewritten (when a session ends and when one resumes) and left
+empty in rows appended since; :func:`nas.load_results` computes it at every load.
+
 Trial order (``trial_id`` ascending, the order evaluations were submitted) while rows are
 appended: a row is appended as soon as its trial finishes, so the file is readable at
 every moment of a search, but parallel workers finish out of order. When the session
@@ -26,6 +33,7 @@ from typing import Any
 
 from nas.driver._files import replace_text, resume_hint
 from nas.exceptions import reporting_a_full_disk
+from nas.pareto import pareto_ids
 from nas.schedule import decision_of
 from nas.trial import Trial
 
@@ -65,17 +73,31 @@ class ResultsTable:
         trials: Sequence[Trial] = (),
         arch_hashes: Sequence[str] = (),
         notes: Sequence[Mapping[str, Any]] | None = None,
+        objectives: Mapping[str, str] | None = None,
+        measured: Sequence[str] = (),
     ) -> None:
         """Start the table with ``trials`` (those a resumed journal holds), written to a
         temporary file renamed over the old table: a kill at any instant of the
-        rewrite leaves the old table or the new one, never a truncated one."""
+        rewrite leaves the old table or the new one, never a truncated one.
+
+        ``objectives`` (name -> direction) and ``measured`` (the measured properties
+        the objectives and constraints name) add the columns of a problem with several
+        objectives or constraints (see the module); leave them out for one objective.
+        """
         self.path = Path(directory) / RESULTS_NAME
         hyperparameters = [f"hp_{name}" for name in hyperparameter_names]
         self.columns = _LEADING + hyperparameters + _DECISIONS + _TRAILING
+        self._objectives = dict(objectives or {})
+        self._values: list[str] = []  # the columns of objectives and measured properties
+        if self._objectives:
+            names = dict.fromkeys([*self._objectives, *measured])
+            self._values = [name for name in names if name not in self.columns]
+            at = self.columns.index("objective") + 1
+            self.columns[at:at] = [*self._values, "violated", "violation", "pareto"]
         notes = notes if notes is not None else [{}] * len(trials)
         # Every row written, for the rewrite in trial order (a few MB at 10,000s of trials,
         # which the driver holds as trials anyway).
-        self._rows = [_row(*item) for item in zip(trials, arch_hashes, notes)]
+        self._rows = [self._row(*item) for item in zip(trials, arch_hashes, notes)]
         self._in_order = False
         self._rewrite_in_trial_order()
         self._file = self.path.open("a", newline="", encoding="utf-8")
@@ -90,7 +112,7 @@ class ResultsTable:
         """Write rows; ``notes`` (one per trial) are what the scheduler decided about
         each once it finished, merged over the trial's own ``info``."""
         notes = notes if notes is not None else [{}] * len(trials)
-        rows = [_row(*item) for item in zip(trials, arch_hashes, notes)]
+        rows = [self._row(*item) for item in zip(trials, arch_hashes, notes)]
         # Trials that finish together are written in trial order already.
         rows.sort(key=_trial_id)
         if rows and self._rows and _trial_id(rows[0]) < _trial_id(self._rows[-1]):
@@ -106,10 +128,41 @@ class ResultsTable:
         if self._file.closed:
             return
         self._file.close()
-        if not self._in_order:
+        if not self._in_order or self._objectives:  # the front's marks are made here
             self._rewrite_in_trial_order()
 
+    def _row(self, trial: Trial, arch_hash: str, notes: Mapping[str, Any]) -> dict[str, Any]:
+        row = _row(trial, arch_hash, notes)
+        if self._objectives:
+            result = trial.result
+            values = {**result.measures, **result.objectives}
+            row.update({name: _blank_if_none(values.get(name)) for name in self._values})
+            row["violated"] = "; ".join(result.violated)
+            row["violation"] = result.violation if result.ok else ""
+            row["pareto"] = ""
+        return row
+
+    def _mark_front(self) -> None:
+        """Set every row's ``pareto`` mark from the rows' objectives."""
+        ok = [row for row in self._rows if row["status"] == "ok"]
+        names = list(self._objectives)
+
+        def value(row: Mapping[str, Any], name: str) -> float | None:
+            cell = row.get(name, row.get("objective"))
+            return None if cell == "" or cell is None else float(cell)
+
+        front = pareto_ids(
+            [_trial_id(row) for row in ok],
+            [[value(row, name) for name in names] for row in ok],
+            list(self._objectives.values()),
+            [float(row["violation"]) for row in ok],
+        )
+        for row in self._rows:
+            row["pareto"] = _trial_id(row) in front
+
     def _rewrite_in_trial_order(self) -> None:
+        if self._objectives:
+            self._mark_front()
         text = io.StringIO(newline="")
         writer = self._dict_writer(text)
         writer.writeheader()

@@ -28,6 +28,7 @@ from nas.driver._driver import (
     DEFAULT_STOP_GRACE,
     Driver,
     best_trials,
+    front_trials,
     job_of,
     segment,
 )
@@ -55,6 +56,7 @@ from nas.exceptions import ProblemError
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import extreme_values
 from nas.schedule import (
+    ONE_OBJECTIVE_SCHEDULERS,
     SCHEDULERS,
     WIDTH_SETTING_SCHEDULERS,
     FullTraining,
@@ -96,7 +98,7 @@ _OWN_FILES = (
     TENSORBOARD_FOLDER,
 )
 #: What the settings record about the problem beside its reference (not arguments).
-PROBLEM_DESCRIPTION = ("problem_name", "objective", "direction")
+PROBLEM_DESCRIPTION = ("problem_name", "objective", "direction", "objectives", "constraints")
 
 
 class Callback:
@@ -152,8 +154,14 @@ class SearchResults:
     exhausted: bool = False
 
     def best(self, k: int = 1) -> list[Trial]:
-        """The ``k`` best successful trials, best first."""
+        """The ``k`` best successful trials, best first (with several objectives or
+        constraints: by :func:`nas.pareto.rank_order`)."""
         return best_trials(self.trials, self.problem, k)
+
+    def pareto_front(self) -> list[Trial]:
+        """The trials on the Pareto front, in trial order: ok, meeting every constraint,
+        and dominated by no other such trial in every objective."""
+        return front_trials(self.trials, self.problem)
 
 
 class Study:
@@ -513,6 +521,7 @@ class Study:
             raise ValueError(
                 f"scheduler must be a nas.schedule.Scheduler, a name or None, got {scheduler!r}"
             )
+        _check_scheduler_ranks(scheduler, scheduler_name, self.problem)
         if isinstance(evaluator, Evaluator):
             evaluator_name = EVALUATORS.name_of(evaluator)
         elif isinstance(evaluator, str):
@@ -529,6 +538,8 @@ class Study:
             "problem_name": self.problem.name,
             "objective": self.problem.objective,
             "direction": self.problem.direction,
+            "objectives": {item.name: item.direction for item in self.problem.objectives},
+            "constraints": [str(item) for item in self.problem.constraints],
             "search": search_name,
             "evaluator": evaluator_name,
             **given,
@@ -677,6 +688,25 @@ def _check_search_fits(search: Search, problem: Problem) -> None:
         )
 
 
+def _check_scheduler_ranks(scheduler: Any, name: str, problem: Problem) -> None:
+    """Refuse a scheduler that ranks by one score for a problem of several objectives
+    or constraints."""
+    if isinstance(scheduler, Scheduler):
+        by_front = scheduler.ranks_by_front
+    else:
+        by_front = name not in ONE_OBJECTIVE_SCHEDULERS
+    if by_front or (len(problem.objectives) == 1 and not problem.constraints):
+        return
+    what = ", ".join(str(item) for item in problem.objectives)
+    if problem.constraints:
+        what += "; constraints " + ", ".join(str(item) for item in problem.constraints)
+    able = sorted(set(SCHEDULERS) - ONE_OBJECTIVE_SCHEDULERS)
+    raise ValueError(
+        f"scheduler {name!r} ranks configurations by one objective, but problem "
+        f"{problem.name!r} has {what}: use one of {able}"
+    )
+
+
 def _check_resumable(directory: Path, recorded: dict[str, Any], settings: dict[str, Any]) -> None:
     different = {
         name: (recorded.get(name), value)
@@ -726,6 +756,15 @@ def recorded_objective(settings: Mapping[str, Any]) -> tuple[str, str]:
         )
     problem = load_problem(settings["problem"])
     return problem.objective, problem.direction
+
+
+def recorded_objectives(settings: Mapping[str, Any]) -> dict[str, str]:
+    """Every objective of a search -> its direction, from its recorded ``settings`` (a
+    folder written before several were recorded: its one objective)."""
+    if "objectives" in settings:
+        return dict(settings["objectives"])
+    objective, direction = recorded_objective(settings)
+    return {objective: direction}
 
 
 def _json(options: Mapping[str, Any] | None, what: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from nas.problem._hyperparameters import (
     Hyperparameter,
     Int,
 )
+from nas.problem._objectives import MEASURES, Objective
 from nas.problem._preprocessing import normalize
 from nas.problem._problem import Problem, load_problem
 from nas.problem._streams import Shard, Stream
@@ -47,6 +48,7 @@ from nas.problem._training_settings import (
 
 __all__ = [
     "LOSSES",
+    "MEASURES",
     "METRICS",
     "OPTIMIZERS",
     "TRAINING_HYPERPARAMETERS",
@@ -57,6 +59,7 @@ __all__ = [
     "Hyperparameter",
     "HyperparameterSpace",
     "Int",
+    "Objective",
     "Problem",
     "Shard",
     "Stream",

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any, Union
 
 from nas._imports import tensorflow_logs_filtered
 from nas.exceptions import ProblemError
+from nas.pareto import Constraint
 from nas.problem._dataset import Dataset
 from nas.problem._hyperparameter_space import HyperparameterSpace
+from nas.problem._objectives import checked_constraints, checked_objectives, measured_names
 from nas.problem._outputs import UNKNOWN, activation_for_loss, check_output
 from nas.problem._preprocessing import PreprocessingFactory
 from nas.problem._training_settings import (
     LOSSES,
-    MAXIMIZED_METRICS,
     METRICS,
-    MINIMIZED_METRICS,
     TRAINING_HYPERPARAMETERS,
     extreme_values,
     training_space,
@@ -36,7 +36,6 @@ SpaceFactory = Union[str, Callable[..., "SearchSpace"]]
 ModelHook = Callable[[Any, dict[str, Any]], Any]
 #: ``callbacks(trial_info) -> list of keras callbacks`` (a :class:`nas.trial.TrialInfo`).
 CallbacksFactory = Callable[[Any], Sequence[Any]]
-DIRECTIONS = ("max", "min")
 #: Architectures tried by :meth:`Problem.check` before concluding that none builds.
 _CHECK_ARCHITECTURES = 10
 
@@ -75,10 +74,23 @@ class Problem:
             a softmax or sigmoid output, or a cross-entropy on a linear one is refused.
         metrics: Keras metric names or callables, recorded every epoch; or a dict of
             output name -> list of them.
-        objective: the key of the Keras history to optimise, measured on the validation
-            data: ``"val_loss"`` or ``"val_<metric>"``; with several outputs also
-            ``"val_<output>_loss"`` and ``"val_<output>_<metric>"``.
-        direction: ``"max"`` or ``"min"``.
+        objective: what to optimise: the key of the Keras history measured on the
+            validation data, ``"val_loss"`` or ``"val_<metric>"`` (with several outputs
+            also ``"val_<output>_loss"`` and ``"val_<output>_<metric>"``); or several
+            objectives, as a list of names or a dict of name -> direction, among them
+            measured properties of the trained model: ``"num_parameters"``,
+            ``"flops"``, ``"latency_ms"`` (one sample), ``"latency_ms@N"`` (a batch of
+            N), ``"saved_size"`` (bytes), all minimised. Several objectives make the
+            search find the Pareto front (see :mod:`nas.pareto`); at least one must be
+            a history entry, and the first of those is what early stopping watches.
+        direction: ``"max"`` or ``"min"`` (one for all names, or a list of one per
+            name); None: inferred from the name (``max`` for accuracies, AUC and the
+            like, ``min`` for losses, errors, measured properties and metrics of your
+            own).
+        constraints: bounds a model must meet, e.g. ``["num_parameters <= 1e6",
+            "latency_ms <= 5"]``, on measured properties or history entries: a trial
+            that breaks one is recorded as infeasible with the constraint it broke,
+            and never ranks above a feasible one.
         description: one or two sentences for reports.
         build_model: optional ``build_model(model, hyperparameters) -> model``, called
             with each model the space builds, before the trainer compiles it, and the
@@ -130,8 +142,9 @@ class Problem:
         hyperparameters: HyperparameterSpace | Mapping[str, Any] | None = None,
         loss: str | Callable[..., Any],
         metrics: Sequence[str | Callable[..., Any]] = (),
-        objective: str = "val_loss",
-        direction: str = "min",
+        objective: str | Sequence[str] | Mapping[str, str] = "val_loss",
+        direction: str | Sequence[str] | None = None,
+        constraints: Sequence[str | Constraint] = (),
         description: str = "",
         build_model: ModelHook | None = None,
         callbacks: CallbacksFactory | None = None,
@@ -151,9 +164,18 @@ class Problem:
         self.hyperparameters = training_space(hyperparameters)
         self.loss = _checked_loss(name, loss)
         self.metrics = _checked_metrics(name, metrics)
-        self.objective, self.direction = _checked_objective(
-            name, objective, direction, self.loss, self.metrics
-        )
+        history = _history_keys(self.loss, self.metrics)
+        #: Every objective, in the order given.
+        self.objectives = checked_objectives(name, objective, direction, history)
+        trained = next(item for item in self.objectives if not item.measured)
+        #: The first objective from the training history, and its direction: what early
+        #: stopping watches, and all there is to rank by with one objective.
+        self.objective, self.direction = trained.name, trained.direction
+        self.constraints = checked_constraints(name, constraints, history)
+        #: The validation entries of the training history -> what each measures.
+        self.history = MappingProxyType(history)
+        #: The measured properties of a model its objectives and constraints name.
+        self.measures = measured_names(self.objectives, self.constraints)
         if build_model is not None and not callable(build_model):
             raise ProblemError(
                 f"Problem {name!r}: build_model must be a function (model, hyperparameters) "
@@ -206,12 +228,14 @@ class Problem:
             _preprocessing_layers=None,
             space_kwargs=dict(self.space_kwargs),
             space_defaults=dict(self.space_defaults),
+            history=dict(self.history),
         )
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["space_kwargs"] = MappingProxyType(state["space_kwargs"])
         state["space_defaults"] = MappingProxyType(state.get("space_defaults", {}))
+        state["history"] = MappingProxyType(state.get("history", {}))
         state.setdefault("_spaces", {})
         state.setdefault("space_hyperparameters", ())
         state.setdefault("build_model", None)
@@ -590,30 +614,6 @@ def _history_keys(loss: Any, metrics: Any) -> dict[str, str]:
     else:
         keys.update({f"val_{_metric_name(m)}": _metric_name(m) for m in metrics})
     return keys
-
-
-def _checked_objective(
-    name: str, objective: Any, direction: Any, loss: Any, metrics: Any
-) -> tuple[str, str]:
-    if direction not in DIRECTIONS:
-        raise ProblemError(f"Problem {name!r}: direction {direction!r} is neither 'max' nor 'min'")
-    keys = _history_keys(loss, metrics)
-    if objective not in keys:
-        listed = (
-            {output: [_metric_name(m) for m in ms] for output, ms in metrics.items()}
-            if isinstance(metrics, Mapping)
-            else [_metric_name(m) for m in metrics]
-        )
-        raise ProblemError(
-            f"Problem {name!r}: objective {objective!r} is not a validation entry of the "
-            f"training history for metrics {listed!r}: expected one of {list(keys)!r}"
-        )
-    measured = keys[objective]
-    if measured in MAXIMIZED_METRICS and direction != "max":
-        raise ProblemError(f"Problem {name!r}: objective {objective!r} should be maximised")
-    if measured in MINIMIZED_METRICS and direction != "min":
-        raise ProblemError(f"Problem {name!r}: objective {objective!r} should be minimised")
-    return objective, direction
 
 
 class _Parameters:

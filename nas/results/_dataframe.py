@@ -12,7 +12,10 @@ Column types, so that a notebook can filter, sort and plot without converting:
 * ``status``, ``error``, ``error_stage``, ``worker``, ``decision``, ``reason``,
   ``data_parallel``: pandas' ``string`` (``<NA>`` where missing).
 * ``arch_seq``: Python lists of ints (``df.arch_seq.map(tuple)`` to group by it);
-  ``info``: dicts.
+  ``info``: dicts; ``violated``: lists of the constraints broken.
+* several objectives: one ``float64`` column per objective and measured property not
+  already a column (``val_accuracy``, ``latency_ms``, ``flops``), after ``objective``;
+  ``violation``: ``float64``; ``pareto``: ``bool``.
 * one ``hp_<name>`` column per hyperparameter (the prefix keeps ``num_ranks`` or
   ``epochs`` apart from the fields of the same name): ``Int64`` when every value is an
   int, ``boolean`` when every value is a bool, else as pandas infers (float64, strings).
@@ -39,10 +42,17 @@ _NULLABLE_INTEGERS = [
     "num_parameters",
     "global_batch_size",
 ]
-_FLOATS = ["objective", "duration", "build_time", "training_time", "samples_per_second"]
+_FLOATS = [
+    "objective",
+    "duration",
+    "build_time",
+    "training_time",
+    "samples_per_second",
+    "violation",
+]
 _TIMES = ["submitted_at", "started_at", "finished_at"]
 _STRINGS = ["status", "error", "error_stage", "worker", "decision", "reason", "data_parallel"]
-_LEFT_OUT = {"hyperparameters", "learning_curve"}
+_LEFT_OUT = {"hyperparameters", "learning_curve", "objectives", "measures"}
 #: Where the hyperparameter columns go: after the configuration, before the outcome.
 _HYPERPARAMETERS_AFTER = "arch_seq"
 
@@ -57,13 +67,20 @@ def records_to_dataframe(records: Sequence[TrialRecord]) -> Any:
     data: dict[str, Any] = {name: [getattr(record, name) for record in records] for name in names}
     for name in hyperparameters:
         data[f"hp_{name}"] = [record.hyperparameters.get(name) for record in records]
+    measured = [name for name in _measured_names(records) if name not in columns]
+    if measured:
+        at = columns.index("objective") + 1
+        columns[at:at] = measured
+    for name in measured:
+        data[name] = [record.objectives.get(name, record.measures.get(name)) for record in records]
     frame = pandas.DataFrame({name: data[name] for name in columns}, columns=columns)
     for name in _INTEGERS:
         frame[name] = frame[name].astype("int64")
     for name in _NULLABLE_INTEGERS:
         frame[name] = frame[name].astype("Int64")
-    for name in _FLOATS:
+    for name in _FLOATS + measured:
         frame[name] = frame[name].astype("float64")
+    frame["pareto"] = frame["pareto"].astype("bool")
     for name in _TIMES:
         frame[name] = pandas.to_datetime(frame[name], utc=True)
     # A column that is all None (no failure yet) would otherwise be of type object.
@@ -83,6 +100,16 @@ def import_pandas() -> Any:
             "to_dataframe() needs pandas: pip install 'nas[pandas]' (or pip install pandas)"
         ) from error
     return pandas
+
+
+def _measured_names(records: Sequence[TrialRecord]) -> list[str]:
+    """Every objective and measured property, in the order first seen; none when there
+    is one objective (its column is ``objective``) and nothing measured."""
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record.objectives))
+        names.update(dict.fromkeys(record.measures))
+    return list(names) if len(names) > 1 else []
 
 
 def _hyperparameter_names(records: Sequence[TrialRecord]) -> list[str]:

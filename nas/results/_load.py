@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nas.driver import read_journal, recorded_objective
+from nas.driver import read_journal, recorded_objective, recorded_objectives
 from nas.exceptions import ProblemError
+from nas.pareto import pareto_ids
 from nas.results._progress import progress_of
 from nas.results._record import TrialRecord
 from nas.results._results import DIRECTIONS, Results
@@ -58,13 +59,29 @@ def load_results(directory: str | Path, *, direction: str | None = None) -> Resu
     if direction is None:
         try:
             objective, direction = recorded_objective(settings)
+            objectives = recorded_objectives(settings)
         except ProblemError as error:
             raise ProblemError(
                 f"{error}; pass direction='max' or 'min' to load {directory} without it"
             ) from error
+    else:
+        objectives = {settings.get("objective", "objective"): direction}
+    names, finished = list(objectives), state.finished
+    values = [trial.result.values_of(names) if trial.result.ok else [None] for trial in finished]
+    front = pareto_ids(
+        [trial.config.trial_id for trial in finished],
+        values,
+        list(objectives.values()),
+        [trial.result.violation for trial in finished],
+    )
     trials = [
-        TrialRecord.finished(trial, state.notes.get(trial.config.trial_id, {}))
-        for trial in state.finished
+        TrialRecord.finished(
+            trial,
+            state.notes.get(trial.config.trial_id, {}),
+            names,
+            trial.config.trial_id in front,
+        )
+        for trial in finished
     ]
     running = [
         TrialRecord.unfinished(config, state.submit_times.get(config.trial_id, 0.0))
@@ -77,5 +94,7 @@ def load_results(directory: str | Path, *, direction: str | None = None) -> Resu
         settings=dict(settings),
         objective=objective,
         direction=direction,
+        objectives=objectives,
+        constraints=list(settings.get("constraints", [])),
         progress=progress_of(state, time.time()),
     )

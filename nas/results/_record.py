@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -60,6 +60,15 @@ class TrialRecord:
         learning_curve: metric name -> one value per epoch (None: NaN or infinity).
         info: everything the scheduler recorded about it (its job's notes and its
             decisions), as JSON values.
+        objectives: every objective of the problem -> its value (*finished*; empty
+            when it failed); with one objective, that one.
+        measures: the measured properties the objectives and constraints name
+            (``flops``, ``latency_ms``, ...).
+        violated: the constraints it breaks, as ``"latency_ms <= 5 (was 7.31)"``.
+        violation: how far it is outside the constraints (0: feasible).
+        pareto: whether it is on the Pareto front of the search: finished ok, feasible,
+            and dominated by no other such trial in every objective (with one objective:
+            one of the best).
 
     Example:
         >>> results = nas.load_results("runs/wine")
@@ -99,6 +108,11 @@ class TrialRecord:
     data_parallel: str | None = None
     learning_curve: dict[str, list[float | None]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    objectives: dict[str, float | None] = field(default_factory=dict)
+    measures: dict[str, float] = field(default_factory=dict)
+    violated: list[str] = field(default_factory=list)
+    violation: float = 0.0
+    pareto: bool = False
 
     @property
     def ok(self) -> bool:
@@ -106,13 +120,30 @@ class TrialRecord:
         return self.status == "ok"
 
     @property
+    def feasible(self) -> bool:
+        """Whether it finished ok and meets every constraint of the problem."""
+        return self.ok and self.violation == 0
+
+    @property
     def running(self) -> bool:
         """Whether it was submitted and has not finished."""
         return self.status == RUNNING
 
     @classmethod
-    def finished(cls, trial: Trial, notes: Mapping[str, Any]) -> TrialRecord:
-        """The record of a finished trial and of what the scheduler noted about it."""
+    def finished(
+        cls,
+        trial: Trial,
+        notes: Mapping[str, Any],
+        objectives: Sequence[str] = (),
+        pareto: bool = False,
+    ) -> TrialRecord:
+        """The record of a finished trial and of what the scheduler noted about it.
+
+        Args:
+            objectives: the names of the search's objectives (a result recorded before
+                objectives were has only the one).
+            pareto: whether it is on the search's Pareto front.
+        """
         config, result = trial.config, trial.result
         decision = decision_of(config.info, notes, config.epochs)
         return cls(
@@ -146,6 +177,11 @@ class TrialRecord:
             data_parallel=result.data_parallel,
             learning_curve={name: list(values) for name, values in result.learning_curve.items()},
             info={**config.info, **notes},
+            objectives=dict(zip(objectives, result.values_of(objectives))) if result.ok else {},
+            measures=dict(result.measures),
+            violated=list(result.violated),
+            violation=result.violation,
+            pareto=pareto,
         )
 
     @classmethod

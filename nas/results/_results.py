@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas.pareto import as_minimised, rank_order
 from nas.results._dataframe import records_to_dataframe
 from nas.results._progress import Progress
 from nas.results._record import TrialRecord
@@ -27,6 +28,9 @@ class Results:
             the problem was not imported (``direction`` was given).
         direction: ``"max"`` or ``"min"``: which objective values are better.
         progress: how far the search has got (done, failed, rate, time left).
+        objectives: every objective -> its direction, in the problem's order (one entry
+            with one objective).
+        constraints: the problem's constraints, as ``"num_parameters <= 1e+06"``.
 
     Example:
         >>> results = nas.load_results("runs/wine")
@@ -42,17 +46,30 @@ class Results:
     objective: str | None
     direction: str
     progress: Progress
+    objectives: dict[str, str] = field(default_factory=dict)
+    constraints: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'max' or 'min', got {self.direction!r}")
 
+    @property
+    def pareto_front(self) -> list[TrialRecord]:
+        """The trials on the Pareto front (their ``pareto`` mark), in trial order."""
+        return [trial for trial in self.trials if trial.pareto]
+
     def best(self, k: int = 1) -> list[TrialRecord]:
         """The ``k`` best finished trials by objective, best first, in the problem's
         direction; trials with no finite objective are left out; of equal objectives,
-        the earlier trial comes first."""
+        the earlier trial comes first.
+
+        With several objectives or constraints, best is first in
+        :func:`nas.pareto.rank_order`: least constraint violation, then the Pareto
+        front, then crowding distance."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be an int >= 1, got {k!r}")
+        if len(self.objectives) > 1 or self.constraints:
+            return self._ranked_by_front()[:k]
         sign = -1.0 if self.direction == "max" else 1.0
         scored = [
             trial
@@ -61,6 +78,26 @@ class Results:
         ]
         # sorted() is stable and trials are in trial order: ties keep the earlier first.
         return sorted(scored, key=lambda trial: sign * trial.objective)[:k]  # type: ignore[operator]
+
+    def _ranked_by_front(self) -> list[TrialRecord]:
+        directions = list(self.objectives.values())
+        ranked = [
+            trial
+            for trial in self.trials
+            if trial.ok
+            and all(
+                value is not None and math.isfinite(value)
+                for value in (trial.objectives.get(name) for name in self.objectives)
+            )
+        ]
+        if not ranked:
+            return []
+        points = as_minimised(
+            [[trial.objectives[name] for name in self.objectives] for trial in ranked],
+            directions,
+        )
+        order = rank_order(points, [trial.violation for trial in ranked])
+        return [ranked[index] for index in order]
 
     @property
     def failed(self) -> list[TrialRecord]:

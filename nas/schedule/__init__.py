@@ -20,6 +20,7 @@ from nas.schedule._pbt import PopulationBasedTraining
 from nas.schedule._pbt_lineage import LineageStep, lineage
 from nas.schedule._rasda import RASDA
 from nas.schedule._registry import (
+    ONE_OBJECTIVE_SCHEDULERS,
     SCHEDULERS,
     WIDTH_SETTING_SCHEDULERS,
     SchedulingContext,
@@ -29,6 +30,7 @@ from nas.schedule._successive_halving import SuccessiveHalving
 
 __all__ = [
     "ASHA",
+    "ONE_OBJECTIVE_SCHEDULERS",
     "RASDA",
     "SCHEDULERS",
     "WIDTH_SETTING_SCHEDULERS",

@@ -5,6 +5,19 @@ Rungs ``k = 0, 1, ...`` sit at resources (epochs) ``r·η^k`` below ``R``, and a
 (:func:`nas.schedule._rungs.rung_resources`). A configuration *recorded* at rung ``k``
 has been trained to that many epochs; its rung score is its best epoch so far.
 
+**Several objectives, constraints** (segments whose ``scores`` hold more than one
+objective, or whose ``violation`` is above 0): a rung ranks its members as MO-ASHA
+does (Schmucker et al. 2021, NSGA-II variant): constraint violation first (feasible
+before infeasible), then non-dominated front, then crowding distance as the tie-break
+within a front, then the earlier arrival (:class:`nas.schedule._rungs.Rung`); promotion
+and stopping use that rank exactly as they use the score's. A configuration's rung
+objectives are, like its rung score, the best so far: each oriented objective the
+largest any of its segments reached, its violation the smallest (:func:`best_so_far`).
+Measured objectives (a parameter count) and constraints on them are the same in every
+segment, so only the trained objective changes, and it only improves: for one
+objective this is exactly the rung score. With one objective and no constraint
+broken, nothing changes: the rung ranks by score.
+
 Two forms, both in use:
 
 * **promotion** (the default; the paper's Algorithm 2). When asked for work, checking
@@ -31,7 +44,8 @@ Both continue a configuration from its checkpoint (weights and optimizer state; 
 worst member of its rung and never continued.
 
 **What the search is told.** Every finished segment, as soon as it finishes: the
-configuration as the search proposed it, with its rung score (None if it failed). So a
+configuration as the search proposed it, with its rung score (None if it failed), and
+its rung objectives and violation (``Observation.scores``, ``violation``). So a
 model-based search learns from the first epochs on (ASHA gives most configurations only
 ``r`` epochs), and a configuration promoted to higher rungs is told again with its
 better-trained scores, which weighs good configurations more in an evolutionary
@@ -75,6 +89,8 @@ class _Configuration:
     rung: int = -1  # the highest rung recorded
     trial_id: int | None = None  # its segment there: the checkpoint a promotion continues
     score: float | None = None  # its rung score: the best epoch so far
+    scores: tuple[float, ...] | None = None  # its rung objectives: each the best so far
+    violation: float = 0.0  # its rung violation: the smallest so far
     asked: int = -1  # the highest rung a job was asked for
     failed: bool = False
     stopped: bool = False  # stopping form: a rung said stop
@@ -181,7 +197,13 @@ class ASHA(Scheduler):
             config = self._record(segment)
             proposal = config.proposal
             observations.append(
-                Observation(proposal.arch_seq, dict(proposal.hyperparameters), config.score)
+                Observation(
+                    proposal.arch_seq,
+                    dict(proposal.hyperparameters),
+                    config.score,
+                    config.scores,
+                    config.violation,
+                )
             )
         self.search.tell(observations)
 
@@ -248,12 +270,20 @@ class ASHA(Scheduler):
         failed = segment.failed or config.failed
         config.rung, config.trial_id, config.failed = rung_index, segment.trial_id, failed
         if failed:
-            config.score = None
-        elif config.score is None or segment.score > config.score:  # type: ignore[operator]
-            config.score = segment.score
+            config.score, config.scores, config.violation = None, None, 0.0
+        else:
+            if config.score is None or segment.score > config.score:  # type: ignore[operator]
+                config.score = segment.score
+            config.scores, config.violation = best_so_far(config.scores, config.violation, segment)
         final = failed or rung_index == self.top_rung
         rung = self.rungs[rung_index]
-        rank = rung.add(config.id, config.score, promotable=self.mode == "promotion" and not final)
+        rank = rung.add(
+            config.id,
+            config.score,
+            promotable=self.mode == "promotion" and not final,
+            scores=config.scores,
+            violation=config.violation,
+        )
         size, eta = len(rung), self.reduction_factor
         where = f"rank {rank} of {size} at rung {rung_index}"
         if failed:
@@ -340,6 +370,29 @@ class ASHA(Scheduler):
     def _proposal_of(self, job: Job) -> Proposal:
         """The search's proposal behind a job (inverse of :meth:`_hyperparameters`)."""
         return Proposal(tuple(job.arch_seq), dict(job.hyperparameters))
+
+
+def best_so_far(
+    scores: tuple[float, ...] | None, violation: float, segment: Segment
+) -> tuple[tuple[float, ...], float]:
+    """A configuration's objectives and violation after ``segment`` (which did not fail),
+    from those before it (``scores`` None: its first segment): each oriented objective
+    the largest so far, the violation the smallest so far.
+
+    For one objective this is the best epoch so far, the rung score. A segment with a
+    different number of objectives than the earlier ones replaces them.
+
+    Example:
+        >>> from nas.schedule import Job
+        >>> later = Segment(7, Job((), {}), 1, 2, 0.8, scores=(0.8, -5.0), violation=0.0)
+        >>> best_so_far((0.9, -5.0), 0.5, later)
+        ((0.9, -5.0), 0.0)
+    """
+    new = tuple(segment.scores) if segment.scores is not None else (segment.score,)
+    if scores is None or len(scores) != len(new):
+        return new, segment.violation  # type: ignore[return-value]
+    best = tuple(max(old, value) for old, value in zip(scores, new))
+    return best, min(violation, segment.violation)  # type: ignore[return-value]
 
 
 #: ``make_asha``'s parameters and defaults (None: from the scheduling context).

@@ -57,6 +57,9 @@ class Segment:
         score: the segment's objective, oriented so that larger is better (the best
             epoch of the segment); None when it failed.
         curve: the oriented objective after each epoch of the segment (None: NaN).
+        scores, violation: every objective oriented, and the constraint violation, as
+            :class:`nas.search.Observation` has them (``(score,)`` and 0 for one
+            objective without constraints).
     """
 
     trial_id: int
@@ -65,6 +68,12 @@ class Segment:
     epochs_trained: int
     score: float | None
     curve: tuple[float | None, ...] = ()
+    scores: tuple[float, ...] | None = None
+    violation: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.scores is None and self.score is not None:
+            object.__setattr__(self, "scores", (self.score,))
 
     @property
     def failed(self) -> bool:
@@ -77,7 +86,13 @@ class Segment:
 
     def observation(self) -> Observation:
         """What a search learns from this segment."""
-        return Observation(self.job.arch_seq, dict(self.job.hyperparameters), self.score)
+        return Observation(
+            self.job.arch_seq,
+            dict(self.job.hyperparameters),
+            self.score,
+            self.scores,
+            self.violation,
+        )
 
 
 class LiveCheckpoints:
@@ -116,7 +131,14 @@ class LiveCheckpoints:
 
 
 class Scheduler(RecordsArguments, ABC):
-    """Decides which segments of training run next, over a search that proposes."""
+    """Decides which segments of training run next, over a search that proposes.
+
+    Attributes:
+        ranks_by_front: whether it can rank configurations by several objectives and
+            constraints (a Pareto front); one that cannot is refused for such a problem.
+    """
+
+    ranks_by_front = True
 
     def __init__(self, search: Search) -> None:
         self.search = search

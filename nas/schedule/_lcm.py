@@ -124,6 +124,9 @@ class LearningCurveMatching(Scheduler):
         ([5, 10, 15], 10, 50.0)
     """
 
+    #: It predicts one learning curve's final value: one objective only.
+    ranks_by_front = False
+
     def __init__(
         self,
         search: Search,

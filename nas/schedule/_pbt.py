@@ -106,6 +106,9 @@ class PopulationBasedTraining(Scheduler):
         [2, 2, 2, 2]
     """
 
+    #: It copies the member of best score: one objective only.
+    ranks_by_front = False
+
     def __init__(
         self,
         search: Search,

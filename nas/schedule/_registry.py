@@ -68,6 +68,10 @@ SCHEDULERS: Registry[SchedulerFactory | type[Scheduler]] = Registry(
 #: search's proposals, and a model-based search's surrogate, are the same as under any
 #: other scheduler.
 WIDTH_SETTING_SCHEDULERS = frozenset({"rasda"})
+#: Schedulers that rank configurations by one objective (their class's
+#: ``ranks_by_front`` is False): refused for a problem of several objectives or
+#: constraints, before the search's folder is touched.
+ONE_OBJECTIVE_SCHEDULERS = frozenset({"lcm", "pbt"})
 
 
 def make_scheduler(

@@ -12,6 +12,13 @@ The rung is a barrier: while its last evaluations run, :meth:`ask` has nothing t
 and workers wait. That idle time is what the asynchronous form (ASHA) removes, and what
 ``scripts/bench_multifidelity.py`` measures. The search is told every segment, as
 ASHA tells it.
+
+With several objectives or constraints, a rung is ranked as in ASHA (MO-ASHA:
+constraint violation, then non-dominated front, then crowding distance within a front,
+then the earlier arrival; see :class:`nas.schedule._rungs.Rung`), a configuration's
+objectives being each the best so far and its violation the smallest so far
+(:func:`nas.schedule._asha.best_so_far`), and the best ``max(1, ⌊m / η⌋)`` by that
+rank go on. With one objective and no constraint broken, it ranks by score.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nas.schedule._asha import best_so_far
 from nas.schedule._base import Job, LiveCheckpoints, Scheduler, Segment
 from nas.schedule._registry import SchedulingContext
 from nas.schedule._rungs import Rung, check_budget, check_int, check_params, rung_resources
@@ -68,6 +76,8 @@ class SuccessiveHalving(Scheduler):
         self._proposals: dict[int, Proposal] = {}
         self._trial_of: dict[int, int] = {}  # configuration -> its last segment
         self._scores: dict[int, float | None] = {}
+        # Each configuration's objectives (each the best so far) and violation.
+        self._vectors: dict[int, tuple[tuple[float, ...], float]] = {}
         self._next_id = 0
         # The checkpoint each configuration of the current rung may continue from (its
         # last segment, if that did not fail), kept as they change: the driver asks
@@ -110,8 +120,15 @@ class SuccessiveHalving(Scheduler):
             if score is not None and previous is not None:
                 score = max(score, previous)
             self._scores[config] = score
+            if score is None:
+                self._vectors.pop(config, None)
+                scores, violation = None, 0.0
+            else:
+                old_scores, old_violation = self._vectors.get(config, (None, 0.0))
+                scores, violation = best_so_far(old_scores, old_violation, segment)
+                self._vectors[config] = (scores, violation)
             self._trial_of[config] = segment.trial_id
-            self._members.add(config, score, promotable=False)
+            self._members.add(config, score, promotable=False, scores=scores, violation=violation)
             # Its previous checkpoint (the one this segment continued) is done with; the
             # new one lives until the rung is decided, if the segment did not fail.
             if score is not None:
@@ -120,7 +137,13 @@ class SuccessiveHalving(Scheduler):
                 self._checkpoints.release(config)
             proposal = self._proposals[config]
             observations.append(
-                Observation(proposal.arch_seq, dict(proposal.hyperparameters), score)
+                Observation(
+                    proposal.arch_seq,
+                    dict(proposal.hyperparameters),
+                    score,
+                    scores,
+                    violation,
+                )
             )
             self._advance_if_complete()
         self.search.tell(observations)

@@ -68,6 +68,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from nas.pareto import rank_order
 from nas.problem import HyperparameterSpace
 from nas.search._base import Observation, Proposal, Search
 from nas.search._bayesian_optimization import BayesianOptimizer
@@ -106,6 +109,18 @@ class AgEBO(Search):
     Raises:
         ValueError: for a bad parameter, or a problem with no hyperparameter to tune
             (use ``RegularizedEvolution``).
+
+    Several objectives: once results carry several ``scores`` or a ``violation`` > 0,
+    both halves rank by them. The evolution's tournament is won by the contestant first
+    in :func:`nas.pareto.rank_order` (feasible before infeasible, less violation first,
+    then Pareto front, then crowding distance; an infeasible contestant never wins
+    against a feasible one), and the Bayesian optimisation follows ParEGO's rule (random
+    scalarisation, as DeepHyper): every ask draws new weights uniformly on the simplex
+    and the surrogate counts each result at minus the augmented Chebyshev scalarisation
+    of its objectives, an infeasible one below every feasible one (the worst feasible
+    value minus ``v / (1 + v)`` for its violation ``v``); the liar lies with those
+    values. With one score and no violation nothing changes: the same seed makes the
+    same proposals, and no weight is drawn. See ``_bayesian_optimization``.
 
     Example:
         >>> search = AgEBO([4, 4, 2], {"learning_rate": Float(1e-4, 1e-1, log=True)}, seed=0)
@@ -181,7 +196,11 @@ class AgEBO(Search):
     def _tell_one(self, observation: Observation) -> None:
         self.evolution.tell([observation])
         self.optimizer.observe(
-            self._modelled(observation.arch_seq), observation.hyperparameters, observation.score
+            self._modelled(observation.arch_seq),
+            observation.hyperparameters,
+            observation.score,
+            observation.scores,
+            observation.violation,
         )
 
     def running(self, proposals: Sequence[Proposal]) -> None:
@@ -222,6 +241,19 @@ class AgEBO(Search):
         self.sample_size = self.evolution.sample_size
 
 
+def _best_of(contestants: Sequence[Observation]) -> Observation:
+    """The best of successful results: the highest score, or, when one of them is
+    ``ranked_by_front``, the first of :func:`nas.pareto.rank_order` (violation, then
+    Pareto front, then crowding; a non-finite objective counts as the worst)."""
+    if not any(member.ranked_by_front for member in contestants):
+        return max(contestants, key=lambda member: member.score)  # type: ignore[arg-type,return-value]
+    points = -np.array([member.scores for member in contestants], dtype=float)
+    points[np.isnan(points)] = np.inf
+    violation = np.array([member.violation for member in contestants], dtype=float)
+    violation[np.isnan(violation)] = np.inf
+    return contestants[int(rank_order(points, violation)[0])]
+
+
 class _ArchitectureEvolution(RegularizedEvolution):
     """AgEBO's evolution of architectures: it re-proposes an architecture as long as some
     hyperparameter configuration is free with it in AgEBO's ledger.
@@ -252,6 +284,14 @@ class _ArchitectureEvolution(RegularizedEvolution):
     def ask(self, n: int = 1) -> list[Proposal]:
         self._reserved = Counter()
         return super().ask(n)
+
+    def tournament_winner(self) -> Observation:
+        """The best of ``sample_size`` members drawn without replacement: by score, or
+        first in :func:`nas.pareto.rank_order` when one of them has several objectives
+        or a violation (ties: the first drawn)."""
+        indices = self.rng.choice(len(self.population), size=self.sample_size, replace=False)
+        contestants = [self.population[int(index)] for index in indices]
+        return _best_of(contestants)
 
     def _take(self, proposal: Proposal) -> None:
         self._reserved[proposal.arch_seq] += 1

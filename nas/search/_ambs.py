@@ -61,6 +61,18 @@ class AMBS(Search):
     Raises:
         ValueError: for a bad parameter, or a problem with nothing to search.
 
+    Several objectives: once a result is told with several ``scores`` or a
+    ``violation`` > 0, AMBS follows ParEGO's rule (random scalarisation, as DeepHyper
+    does for several objectives). Every ask draws new weights uniformly on the simplex, and
+    the surrogate's leaves count each result at minus the augmented Chebyshev
+    scalarisation of its objectives (normalised between the feasible results' minimum
+    and maximum, :func:`nas.pareto.scalarize`); an infeasible result counts below every
+    feasible one (the worst feasible value minus ``v / (1 + v)`` for its violation
+    ``v``), and the liar lies with those values. Successive asks so aim at different
+    parts of the Pareto front. With one score and no violation nothing changes: the
+    same seed makes the same proposals, and no weight is drawn. See
+    ``_bayesian_optimization``.
+
     Example:
         >>> search = AMBS([], {"learning_rate": Float(1e-4, 1e-1, log=True),
         ...                    "optimizer": Categorical(["adam", "sgd"])}, seed=0)
@@ -109,7 +121,11 @@ class AMBS(Search):
 
     def _tell_one(self, observation: Observation) -> None:
         self.optimizer.observe(
-            observation.arch_seq, observation.hyperparameters, observation.score
+            observation.arch_seq,
+            observation.hyperparameters,
+            observation.score,
+            observation.scores,
+            observation.violation,
         )
 
     def running(self, proposals: Sequence[Proposal]) -> None:

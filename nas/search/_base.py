@@ -41,15 +41,34 @@ class Observation:
 
     ``score`` is the objective oriented so that larger is better; ``None`` means the
     evaluation failed (searches never select it as a parent).
+
+    A problem with several objectives, or with constraints, also gives ``scores``: every
+    objective, each oriented so that larger is better, in the problem's order (``score``
+    is the first objective trained on, one of them), and ``violation``: how far the trial
+    is outside the problem's constraints (0: feasible; see
+    :func:`nas.pareto.total_violation`). For one objective without constraints
+    ``scores`` is ``(score,)`` and ``violation`` 0.
     """
 
     arch_seq: tuple[int, ...]
     hyperparameters: Mapping[str, Any]
     score: float | None
+    scores: tuple[float, ...] | None = None
+    violation: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.scores is None and self.score is not None:
+            object.__setattr__(self, "scores", (self.score,))
 
     @property
     def failed(self) -> bool:
         return self.score is None
+
+    @property
+    def ranked_by_front(self) -> bool:
+        """Whether it must be ranked by Pareto front and constraint violation rather than
+        by ``score``: several objectives, or a constraint broken."""
+        return (self.scores is not None and len(self.scores) > 1) or self.violation > 0
 
 
 class Search(RecordsArguments, ABC):

@@ -20,6 +20,24 @@ have grown by ``REFIT_GROWTH`` since the last fit (a geometric schedule), on at 
 ``MAX_FIT_ROWS`` of them; every result still counts, through the leaves (see
 ``_surrogate``). Which results shape a fit depends only on how many there are, so a
 search rebuilt by replaying its results proposes what the original would have.
+
+Several objectives, or constraints (a result told with more than one score, or with a
+violation > 0), switch the optimizer to ParEGO's rule (Knowles 2006, as DeepHyper's
+multi-objective search): *random scalarisation*. Each batch of proposals draws weights
+uniformly on the simplex from the search's generator
+(:func:`nas.pareto.random_scalarization`) and turns every successful result into one
+value to maximise, minus the augmented Chebyshev scalarisation
+(:func:`nas.pareto.scalarize`) of its objectives normalised between the column minimum
+and maximum of the feasible results so far. An infeasible result counts as the worst
+feasible value minus ``v / (1 + v)`` for its violation ``v`` (strictly below every
+feasible one, by violation among themselves, and within the feasible values' scale:
+an unbounded penalty would make the trees' spread, and so UCB, explode around it);
+without a feasible result, as ``-v / (1 + v)``. Those values fill the forest's leaves
+for that batch; failures, lies and the liar's statistics are taken over them as over
+scores. The trees themselves are grown, on the same geometric schedule, on values of
+weights drawn from the fit's seed: a function of the number of results, so replaying
+the results still rebuilds the same forest. While every result has one score and no
+violation nothing of this runs and no weight is drawn.
 """
 
 from __future__ import annotations
@@ -31,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from nas.pareto import random_scalarization, scalarize
 from nas.search._encoding import Candidates, ConfigEncoder
 from nas.search._ledger import Ledger, enumerable, in_random_order
 from nas.search._surrogate import ForestSurrogate, LeafTable, upper_confidence_bound
@@ -97,6 +116,10 @@ class BayesianOptimizer:
         ...     liar="mean", initial="lhs")
         >>> (arch_seq, hyperparameters), = optimizer.propose(1, Ledger(space))
         >>> optimizer.observe(arch_seq, hyperparameters, score=0.5)
+        >>> optimizer.observe(arch_seq, hyperparameters, 0.5, scores=(0.5, -3.0))  # MO
+
+    Several objectives or a violation in a result switch it to random scalarisation for
+    good (see the module's docstring).
     """
 
     def __init__(
@@ -144,15 +167,35 @@ class BayesianOptimizer:
         self._surrogate_size = 0
         self._design: np.ndarray | None = None
         self._design_used = 0
+        # Several objectives or constraints: each result's objectives (None: failed) and
+        # violation, the leaves of the results counted so far in the current forest.
+        self._multi = False
+        self._objectives: list[tuple[float, ...] | None] = []
+        self._violations: list[float] = []
+        self._num_objectives = 0
+        self._surrogate_multi = False
+        self._leaves: np.ndarray | None = None
 
     # -- learning ---------------------------------------------------------------------
 
     def observe(
-        self, arch_seq: Sequence[int], hyperparameters: Mapping[str, Any], score: float | None
+        self,
+        arch_seq: Sequence[int],
+        hyperparameters: Mapping[str, Any],
+        score: float | None,
+        scores: Sequence[float] | None = None,
+        violation: float = 0.0,
     ) -> None:
-        """Record a result; ``None`` (or a non-finite score) is a failure."""
+        """Record a result; ``None`` (or a non-finite score) is a failure.
+
+        ``scores`` (every objective, larger is better) and ``violation`` (0: feasible)
+        are those of :class:`~nas.search.Observation`; more than one score or a
+        violation > 0 switch to random scalarisation. There a result is a failure
+        also when one of its scores is not finite, and a NaN violation is infinite.
+        """
         row = self.model_encoder.encode(arch_seq, hyperparameters)
         failed = score is None or not math.isfinite(score)
+        self._record_objectives(failed, score, scores, violation)
         self._rows.append(row)
         self._scores.append(math.nan if failed else float(score))  # type: ignore[arg-type]
         self._forget_pending(row)
@@ -167,6 +210,35 @@ class BayesianOptimizer:
                 self._fit_size = count
         elif count >= self._fit_size + max(1, math.ceil(REFIT_GROWTH * self._fit_size)):
             self._fit_size = count
+
+    def _record_objectives(
+        self,
+        failed: bool,
+        score: float | None,
+        scores: Sequence[float] | None,
+        violation: float,
+    ) -> None:
+        """Keep what random scalarisation needs (whether or not it is used yet)."""
+        values = None if scores is None else tuple(float(value) for value in scores)
+        amount = float(violation)
+        amount = math.inf if math.isnan(amount) else amount
+        if amount < 0:
+            raise ValueError(f"a violation is >= 0 (0: feasible), got {violation!r}")
+        multi = (values is not None and len(values) > 1) or amount > 0
+        if values is None and not failed:
+            values = (float(score),)  # type: ignore[arg-type]
+        if failed or values is None or not all(math.isfinite(value) for value in values):
+            values = None
+        elif self._num_objectives and len(values) != self._num_objectives:
+            raise ValueError(
+                f"every result must have the same number of scores: got {len(values)} "
+                f"after {self._num_objectives}"
+            )
+        else:
+            self._num_objectives = len(values)
+        self._multi = self._multi or multi
+        self._objectives.append(values)
+        self._violations.append(amount)
 
     def _forget_pending(self, row: np.ndarray) -> None:
         key = row.tobytes()
@@ -248,15 +320,23 @@ class BayesianOptimizer:
         surrogate = self._current_surrogate()
         candidates = self.encoder.sample(self.num_candidates, self.rng)
         width = self.model_encoder.width
-        uncounted = np.array(self._rows[surrogate.num_counted :]).reshape(-1, width)
+        # Under random scalarisation the forest's own sums stay empty: the leaves of
+        # the results are kept, and every batch counts them at its values.
+        counted = self._leaves.shape[1] if self._multi else surrogate.num_counted  # type: ignore[union-attr]
+        uncounted = np.array(self._rows[counted:]).reshape(-1, width)
         pending = np.array(self._pending).reshape(-1, width)
         # One pass down each tree for new results, pending proposals and candidates
         # (with a context, the candidates go down once per architecture, below).
         rows = [uncounted, pending] + ([] if self._context else [candidates.features])
         leaves = surrogate.leaves(np.vstack(rows))
-        surrogate.add(leaves[:, : len(uncounted)], np.array(self._scores[surrogate.num_counted :]))
-        lie = self._lie()
-        table = surrogate.leaf_table(failure_value=self._worst)
+        if self._multi:
+            table, lie = self._scalarized_table(surrogate, leaves[:, : len(uncounted)])
+        else:
+            surrogate.add(
+                leaves[:, : len(uncounted)], np.array(self._scores[surrogate.num_counted :])
+            )
+            lie = self._lie()
+            table = surrogate.leaf_table(failure_value=self._worst)
         table.add(leaves[:, len(uncounted) : len(uncounted) + len(pending)], lie)
         if not self._context:
             first = len(uncounted) + len(pending)
@@ -277,6 +357,38 @@ class BayesianOptimizer:
             dtype=np.float32,
         )
 
+    def _scalarized_table(
+        self, surrogate: ForestSurrogate, new_leaves: np.ndarray
+    ) -> tuple[LeafTable, float]:
+        """The leaf table and the lie of one batch under random scalarisation: weights
+        drawn from the search's generator, every result counted at its value."""
+        self._leaves = np.hstack([self._leaves, new_leaves])  # type: ignore[list-item]
+        values = self._scalarized(self._weights(self.rng), len(self._objectives))
+        successes = values[~np.isnan(values)]
+        worst = float(successes.min()) if successes.size else 0.0
+        if not successes.size or self.liar == "worst":
+            lie = worst
+        elif self.liar == "best":
+            lie = float(successes.max())
+        else:
+            lie = float(successes.mean())
+        table = surrogate.leaf_table(failure_value=worst)  # only its fallback is kept
+        filled = np.broadcast_to(np.where(np.isnan(values), worst, values), self._leaves.shape)
+        size = len(table.sums)
+        table.sums = np.bincount(self._leaves.ravel(), filled.ravel(), minlength=size)
+        table.counts = np.bincount(self._leaves.ravel(), minlength=size).astype(float)
+        return table, lie
+
+    def _weights(self, rng: np.random.Generator) -> np.ndarray:
+        """Random scalarisation weights; one objective (constraints only) draws none."""
+        if self._num_objectives <= 1:
+            return np.ones(max(1, self._num_objectives))
+        return random_scalarization(rng, self._num_objectives)
+
+    def _scalarized(self, weights: np.ndarray, size: int) -> np.ndarray:
+        """The value of each of the first ``size`` results under ``weights``."""
+        return scalarized_values(self._objectives[:size], self._violations[:size], weights)
+
     def _lie(self) -> float:
         if self.liar == "worst":
             return self._worst
@@ -285,14 +397,26 @@ class BayesianOptimizer:
         return self._score_sum / self._num_successes
 
     def _current_surrogate(self) -> ForestSurrogate:
-        if self._surrogate is None or self._surrogate_size != self._fit_size:
+        if (
+            self._surrogate is None
+            or self._surrogate_size != self._fit_size
+            or self._surrogate_multi != self._multi
+        ):
             self._surrogate = self._fit(self._fit_size)
             self._surrogate_size = self._fit_size
+            self._surrogate_multi = self._multi
+            self._leaves = np.zeros((self.num_trees, 0), dtype=np.int64)
         return self._surrogate
 
     def _fit(self, size: int) -> ForestSurrogate:
         features = np.array(self._rows[:size])
-        scores = np.array(self._scores[:size])
+        if self._multi:  # the fit's weights: a function of its size, as its seed
+            weights = self._weights(np.random.default_rng([self._entropy, size, 2]))
+            scores = self._scalarized(weights, size)
+            if np.isnan(scores).all():
+                scores[:] = 0.0
+        else:
+            scores = np.array(self._scores[:size])
         scores[np.isnan(scores)] = np.nanmin(scores)  # failures as the worst result
         fit_rng = np.random.default_rng([self._entropy, size])
         if size > MAX_FIT_ROWS:
@@ -320,6 +444,7 @@ class BayesianOptimizer:
         self._design_used = int(state["design_used"])
         self._design = None
         self._surrogate = None
+        self._leaves = None
         self._pending = []
 
     def mark_pending(self, arch_seq: Sequence[int], hyperparameters: Mapping[str, Any]) -> None:
@@ -442,6 +567,42 @@ class _Pool:
 
     def acquisition(self, table: LeafTable, kappa: float) -> np.ndarray:
         return upper_confidence_bound(table.predict(self.leaves), kappa)
+
+
+def scalarized_values(
+    objectives: Sequence[tuple[float, ...] | None],
+    violations: Sequence[float],
+    weights: np.ndarray,
+) -> np.ndarray:
+    """One value per result to maximise under random scalarisation; NaN for a failure.
+
+    ``objectives`` are maximised (None: failed), ``violations`` >= 0. A feasible result
+    gets minus the augmented Chebyshev scalarisation of its negated objectives, with
+    ideal and nadir the column minimum and maximum over the feasible results (so in
+    [-(1 + rho), 0]); an infeasible one the worst feasible value minus ``v / (1 + v)``
+    (strictly below it), or ``-v / (1 + v)`` without a feasible result.
+
+    Example:
+        >>> scalarized_values([(1.0, 0.0), (0.0, 1.0), (2.0, 2.0), None], [0, 0, 1, 0], [0.5, 0.5])
+        array([-0.525, -0.525, -1.025,    nan])
+    """
+    values = np.full(len(objectives), np.nan)
+    succeeded = np.array([row is not None for row in objectives], dtype=bool)
+    if not succeeded.any():
+        return values
+    points = -np.array([row for row in objectives if row is not None], dtype=float)
+    violation = np.asarray(violations, dtype=float)[succeeded]
+    feasible = violation == 0
+    result = np.empty(len(points))
+    worst = 0.0
+    if feasible.any():
+        result[feasible] = -scalarize(points[feasible], weights)
+        worst = float(result[feasible].min())
+    amounts = np.minimum(violation[~feasible], np.finfo(float).max)  # inf: a penalty of 1
+    below = worst - amounts / (1.0 + amounts)
+    result[~feasible] = np.minimum(below, np.nextafter(worst, -math.inf))
+    values[succeeded] = result
+    return values
 
 
 def latin_hypercube(dimensions: int, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -26,6 +26,12 @@ space cannot build (with a validity predicate), is mutated again from the same p
 up to ``MAX_MUTATIONS`` times; then random configurations are drawn, and in a small
 finite space the configurations not yet taken are enumerated. When none is left the
 search proposes nothing more (:attr:`~nas.search.Search.exhausted`).
+
+Several objectives, or constraints: the tournament's winner is the contestant ranked
+first over the whole population by :func:`nas.pareto.rank_order`: least constraint
+violation, then non-dominated front, then crowding distance (NSGA-II's crowded
+comparison, Deb et al. 2002, with Deb's constrained domination). Aging is unchanged.
+With one objective and no constraints the rule is the plain best score, as in the paper.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from nas.pareto import rank_order
 from nas.problem import HyperparameterSpace
 from nas.search._base import Observation, Proposal, Search
 from nas.search._encoding import ConfigEncoder
@@ -247,8 +254,12 @@ class RegularizedEvolution(Search):
         return self._grid
 
     def tournament_winner(self) -> Observation:
-        """The best of ``sample_size`` members drawn without replacement."""
+        """The best of ``sample_size`` members drawn without replacement (by rank in the
+        population when ranked by front: see the module)."""
         indices = self.rng.choice(len(self.population), size=self.sample_size, replace=False)
+        if any(member.ranked_by_front for member in self.population):
+            rank = population_ranks(self.population)
+            return self.population[int(min(indices, key=lambda index: rank[index]))]
         contestants = [self.population[int(index)] for index in indices]
         return max(contestants, key=lambda member: member.score)  # type: ignore[arg-type,return-value]
 
@@ -264,3 +275,11 @@ class RegularizedEvolution(Search):
         else:
             hyperparameters[key] = self.hyperparameters[key].sample(self.rng)
         return Proposal(tuple(arch_seq), hyperparameters)
+
+
+def population_ranks(members: Sequence[Observation]) -> np.ndarray:
+    """Each member's place in :func:`nas.pareto.rank_order` (0: best) by its scores
+    (maximised) and constraint violation."""
+    points = -np.array([member.scores for member in members], dtype=float)
+    order = rank_order(points, [member.violation for member in members])
+    return np.argsort(order)

@@ -12,15 +12,29 @@ Example:
 """
 
 from nas.train._learning_rate import LearningRateSchedule
+from nas.train._measures import (
+    FlopReport,
+    count_flops,
+    flop_report,
+    inference_latency,
+    measure,
+    saved_size,
+)
 from nas.train._result import Stage, Status, TrainingResult
 from nas.train._trainer import partial_path, resolve_hyperparameters, train
 
 __all__ = [
+    "FlopReport",
     "LearningRateSchedule",
     "Stage",
     "Status",
     "TrainingResult",
+    "count_flops",
+    "flop_report",
+    "inference_latency",
+    "measure",
     "partial_path",
     "resolve_hyperparameters",
+    "saved_size",
     "train",
 ]

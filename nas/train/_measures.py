@@ -40,6 +40,7 @@ import functools
 import logging
 import math
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -467,3 +468,35 @@ def saved_size(model: Any, folder: str | Path) -> int:
     path = folder / f"{model.name}.keras"
     model.save(path)
     return path.stat().st_size
+
+
+# ---------------------------------------------------------------------------------------
+# What a problem asks for
+
+
+def measure(model: Any, names: Sequence[str], sample: Any) -> dict[str, float]:
+    """The measured properties ``names`` of a trained ``model`` (see
+    :mod:`nas.problem._objectives`): ``num_parameters``, ``flops``, ``latency_ms``,
+    ``latency_ms@N`` (the median of :func:`inference_latency` at batch size 1 or N) and
+    ``saved_size`` (bytes of the ``.keras`` file, saved in a temporary folder).
+
+    Args:
+        sample: rows of the model's inputs to time inference on (cycled to fill a batch).
+    """
+    from nas.problem._objectives import latency_batch_size
+
+    values: dict[str, float] = {}
+    for name in names:
+        if name == "num_parameters":
+            values[name] = float(model.count_params())
+        elif name == "flops":
+            values[name] = float(count_flops(model))
+        elif name == "saved_size":
+            with tempfile.TemporaryDirectory(prefix="nas-size-") as folder:
+                values[name] = float(saved_size(model, folder))
+        else:
+            batch_size = latency_batch_size(name)
+            if batch_size is None:
+                raise ValueError(f"{name!r} is not a measured property of a model")
+            values[name] = inference_latency(model, sample, batch_size)["median_ms"]
+    return values

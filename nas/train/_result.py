@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -76,6 +76,16 @@ class TrainingResult:
             batches only (not validation); None if no epoch completed.
         data_parallel: the data-parallel implementation used (``"horovod"`` or
             ``"mpi"``), None for a single rank.
+        objectives: every objective of the problem by name, in its order: a history
+            entry's best value over the completed epochs, a measured property's value
+            (None where not reached); empty when failed. With one objective, that one.
+        measures: the measured properties the problem's objectives and constraints name
+            (``flops``, ``latency_ms``, ...), of the trained model.
+        violated: the constraints the trained model breaks, each as
+            ``"latency_ms <= 5 (was 7.31)"``; empty when it meets them all (feasible).
+        violation: the total amount by which it breaks them, relative to each bound
+            (:func:`nas.pareto.total_violation`): 0 when feasible; what ranks
+            infeasible trials among themselves.
 
     Example:
         >>> result = train(problem, arch_seq, {"learning_rate": 0.01})
@@ -102,6 +112,10 @@ class TrainingResult:
     global_batch_size: int | None = None
     samples_per_second: float | None = None
     data_parallel: str | None = None
+    objectives: dict[str, float | None] = field(default_factory=dict)
+    measures: dict[str, float] = field(default_factory=dict)
+    violated: list[str] = field(default_factory=list)
+    violation: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -121,6 +135,13 @@ class TrainingResult:
         """Whether training finished normally."""
         return self.status is Status.OK
 
+    def values_of(self, names: Sequence[str]) -> list[float | None]:
+        """The values of the objectives ``names``, in order (None where missing). A result
+        recorded before objectives were (one objective) gives ``objective`` for it."""
+        if not self.objectives and len(names) == 1:
+            return [self.objective]
+        return [self.objectives.get(name) for name in names]
+
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON values (enums become their strings)."""
         data = dataclasses.asdict(self)
@@ -138,8 +159,12 @@ class TrainingResult:
             TrainingError: if required fields are missing or fields are unknown.
         """
         fields = dataclasses.fields(cls)
-        names = {field.name for field in fields}
-        required = {f.name for f in fields if f.default is dataclasses.MISSING}
+        names = {item.name for item in fields}
+        required = {
+            item.name
+            for item in fields
+            if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+        }
         missing, unknown = sorted(required - set(data)), sorted(set(data) - names)
         if missing or unknown:
             raise TrainingError(

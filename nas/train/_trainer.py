@@ -17,6 +17,7 @@ import numpy as np
 from nas._imports import import_keras
 from nas.exceptions import ProblemError, reporting_a_full_disk
 from nas.problem import OPTIMIZERS, Dataset, Problem
+from nas.problem._objectives import scored
 from nas.problem._outputs import check_inputs, check_outputs
 from nas.problem._streams import Shard, Stream
 from nas.problem._training_settings import check_training_value
@@ -31,6 +32,7 @@ from nas.train._group import (
 )
 from nas.train._interrupt import INTERRUPTED
 from nas.train._learning_rate import LearningRatePlan, LearningRateSchedule
+from nas.train._measures import measure
 from nas.train._result import Stage, Status, TrainingResult
 
 if TYPE_CHECKING:
@@ -42,6 +44,8 @@ logger = logging.getLogger("nas.train")
 
 #: Longer error messages keep their head and tail: TensorFlow puts the cause last.
 _MAX_ERROR_LENGTH = 2000
+#: Validation rows that inference latency is timed on (cycled to fill a batch).
+_SAMPLE_ROWS = 32
 
 
 def resolve_hyperparameters(
@@ -215,6 +219,8 @@ def train(
         logger.debug("training %s failed", run.arch_seq, exc_info=True)
         return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
     result = _outcome(problem, run, monitor)
+    if result.objective is not None:
+        result = _scored(result, problem, model, dataset, group)
     if group is None or group.is_leader:
         if result.status is not Status.FAILED and result.epochs_trained and checkpoint_path:
             error = _save(model, Path(checkpoint_path))
@@ -226,6 +232,49 @@ def train(
             if error is not None:  # the objective was measured: keep it, say why no model
                 logger.warning("%s", error)
     return result
+
+
+def _scored(
+    result: TrainingResult,
+    problem: Problem,
+    model: Any,
+    dataset: Dataset,
+    group: RankGroup | None,
+) -> TrainingResult:
+    """``result`` with the value of every objective, the measured properties they and
+    the constraints name, and the constraints the model breaks. The group's first rank
+    measures (the ranks hold the same model) and tells the others."""
+    measures: dict[str, float] = {}
+    error = None
+    if problem.measures and (group is None or group.is_leader):
+        try:
+            measures = measure(model, problem.measures, _inference_sample(dataset, model))
+        except Exception as exception:
+            logger.debug("measuring %s failed", result.arch_seq, exc_info=True)
+            error = f"could not measure {list(problem.measures)}: {_describe(exception)}"
+    if problem.measures and group is not None:
+        measures, error = group.comm.bcast((measures, error), root=0)
+    if error is not None:
+        failed = {"status": Status.FAILED, "objective": None, "error": error}
+        return dataclasses.replace(result, **failed, error_stage=Stage.TRAIN)
+    objectives, violated, violation = scored(
+        problem.objectives, problem.constraints, problem.history, result.learning_curve, measures
+    )
+    return dataclasses.replace(
+        result, objectives=objectives, measures=measures, violated=violated, violation=violation
+    )
+
+
+def _inference_sample(dataset: Dataset, model: Any) -> Any:
+    """Rows to time inference on: the validation split's first rows when it is arrays;
+    zeros of the model's input shapes when it is a stream (timing does not depend on
+    the values)."""
+    x = dataset.valid[0] if isinstance(dataset.valid, tuple) else None
+    if x is not None:
+        keras = import_keras()
+        return keras.tree.map_structure(lambda array: np.asarray(array)[:_SAMPLE_ROWS], x)
+    zeros = [np.zeros((1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
+    return zeros[0] if len(zeros) == 1 else zeros
 
 
 def _save(model: Any, path: Path) -> str | None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from toy_problems import problem
 
-from nas.driver._driver import best_trials
+from nas.driver._driver import best_trials, observation
 from nas.driver._model_keeper import ModelKeeper, kept_model_path
 from nas.evaluate import unreported_result
 from nas.train import Status
@@ -33,7 +33,7 @@ def test_tied_trials_finishing_out_of_order_export_the_kept_models(tmp_path):
         path = kept_model_path(tmp_path, trial.config.trial_id)
         path.parent.mkdir(exist_ok=True)
         path.touch()
-        keeper.update([(trial, trial.result.objective)])
+        keeper.update([(trial, observation(trial, problem))])
 
     exported = [trial.config.trial_id for trial in best_trials(finished, problem, 3)]
     assert exported == keeper.kept == [0, 1, 2]
