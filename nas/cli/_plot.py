@@ -4,6 +4,8 @@ Example::
 
     nas-plot runs/covertype            # writes objective.png and utilisation.png there
     nas-plot runs/pbt                  # a --scheduler pbt search: also pbt_lineage.png
+    nas-plot runs/compact              # several objectives: also pareto_front.png and
+                                       # hypervolume.png
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ class PlotCommand(Command):
     description = (
         "Plot a search: objective against evaluations and time with the best-so-far line, "
         "a chart of worker utilisation and, for a --scheduler pbt search, the lineage of "
-        "its members (learning rate and objective over epochs, with the copies), as PNG "
+        "its members (learning rate and objective over epochs, with the copies) and, for a "
+        "search of several objectives, its Pareto front (one panel per pair of objectives; "
+        "infeasible trials as grey crosses) and its hypervolume over evaluations (reference "
+        "point: each objective's worst feasible value plus 10% of its range), as PNG "
         "files.\n\nexample: nas-plot runs/cov"
     )
 

@@ -556,11 +556,16 @@ def _next_commands(
 ) -> list[tuple[str, str]]:
     """``(command, why)`` for what to run next, with the search's actual folder."""
     folder = shlex.quote(str(results.directory))
-    commands = [(f"nas-plot {folder}", "objective and worker utilisation plots")]
+    problem = results.problem
+    plots = "the Pareto front, hypervolume" if len(problem.objectives) > 1 else "objective"
+    commands = [(f"nas-plot {folder}", f"{plots} and worker utilisation plots")]
     if settings.get("tensorboard") and (results.directory / "tensorboard").is_dir():
         logs = shlex.quote(str(results.directory / "tensorboard"))
         commands.append((f"tensorboard --logdir {logs}", "compare the trials (HParams tab)"))
-    if num_best:
+    if num_best and len(problem.objectives) > 1 and results.pareto_front():
+        retrain = "" if int(settings.get("keep_models") or 0) else " --retrain"
+        commands.append((f"nas-export {folder} --pareto{retrain}", "the front's models"))
+    elif num_best:
         kept = min(num_best, int(settings.get("keep_models") or 0))
         if kept:
             export = f"nas-export {folder} --top {kept}"

@@ -66,6 +66,10 @@ class StatusCommand(Command):
         return 0
 
 
+#: Trials of a Pareto front listed; a longer front is counted.
+_FRONT_SHOWN = 10
+
+
 def summary(results: Results, now: float) -> str:
     """The lines ``nas-status`` prints about ``results`` at unix time ``now``."""
     settings, progress = results.settings, results.progress
@@ -77,7 +81,8 @@ def summary(results: Results, now: float) -> str:
     done = f"{progress.done} of {_plural(progress.max_evals, 'evaluation')}"
     lines.append(_field("done", f"{done}, {progress.failed} failed"))
     lines.append(_field("running", str(progress.running)))
-    lines += _best(results)
+    several = len(results.objectives) > 1 or results.constraints
+    lines += _front(results) if several else _best(results)
     rate = progress.evaluations_per_minute
     lines.append(_field("rate", "-" if rate is None else f"{_rate(rate)} evaluations per minute"))
     lines.append(_field("time left", _time_left(results)))
@@ -102,6 +107,21 @@ def _best(results: Results) -> list[str]:
         _field("", f"arch_seq {trial.arch_seq}"),
         _field("", hyperparameters or "(no hyperparameters)"),
     ]
+
+
+def _front(results: Results) -> list[str]:
+    """The Pareto front of a search of several objectives or constraints."""
+    front = results.pareto_front
+    ranked = ", ".join(f"{name} ({direction})" for name, direction in results.objectives.items())
+    if not front:
+        return [_field("front", f"- (no feasible evaluation yet) by {ranked}")]
+    lines = [_field("front", f"{_plural(len(front), 'trial')} by {ranked}")]
+    for trial in front[:_FRONT_SHOWN]:
+        values = " ".join(f"{name} {trial.objectives[name]:.6g}" for name in results.objectives)
+        lines.append(_field("", f"trial {trial.trial_id}: {values}"))
+    if len(front) > _FRONT_SHOWN:
+        lines.append(_field("", f"... {len(front) - _FRONT_SHOWN} more: nas-plot draws them all"))
+    return lines
 
 
 def _time_left(results: Results) -> str:

@@ -160,6 +160,10 @@ def _print_result(problem: Problem, result: TrainingResult) -> None:
             f"objective      {problem.objective} = {result.objective:.4f} "
             f"(best of {result.epochs_trained} epochs, {problem.direction}imise)"
         )
+    for name, value in result.measures.items():
+        print(f"{'measured':<15}{name} = {value:.6g}")
+    for broken in result.violated:
+        print(f"{'infeasible':<15}{broken}")
     if result.error_stage is not Stage.DATA:
         baselines = problem.load_data().baselines
         if baselines:

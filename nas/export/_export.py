@@ -5,8 +5,14 @@ training of the same architecture and hyperparameters) is written as:
 
 - ``model.keras``: the Keras model (``keras.saving.load_model`` reads it back);
 - ``saved_model/``: a TensorFlow SavedModel for serving (TF Serving, ``tf.saved_model.load``);
-- ``architecture.json``: the space reference, arch_seq, hyperparameters and objective;
+- ``architecture.json``: the space reference, arch_seq, hyperparameters and objective
+  (with several objectives or constraints: every objective's value and direction, and
+  the constraints broken);
 - ``architecture.png``: a drawing of the architecture.
+
+:func:`export_best` exports the K best trials, in folders ``rank<r>_trial<id>``;
+:func:`export_pareto`, for a search of several objectives, every trial of its Pareto
+front, in folders ``pareto_trial<id>``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 from nas._imports import import_keras
 from nas.driver import read_journal
-from nas.driver._driver import best_trials
+from nas.driver._driver import best_trials, front_trials, ranks_by_front
 from nas.driver._model_keeper import kept_model_path
 from nas.exceptions import NASError
 from nas.problem import Problem, load_problem
@@ -34,6 +40,9 @@ class ExportedModel:
     rank: int
     trial: Trial
     folder: Path
+    #: Whether it was exported as a trial of the Pareto front (:func:`export_pareto`);
+    #: ``rank`` is then its place on the front, in trial order.
+    pareto: bool = False
 
 
 def export_best(
@@ -82,6 +91,80 @@ def export_best(
         model = _trained_model(directory, problem, trial, retrain, epochs, folder)
         _write(folder, model, problem, trial)
         exported.append(ExportedModel(rank, trial, folder))
+    return exported
+
+
+def export_pareto(
+    directory: str | Path,
+    out: str | Path | None = None,
+    retrain: bool = False,
+    epochs: int | None = None,
+    *,
+    problem: Problem | str | None = None,
+) -> list[ExportedModel]:
+    """Export every trial on the Pareto front of the search in ``directory``.
+
+    The front is that of :meth:`nas.driver.SearchResults.pareto_front` (and of
+    ``nas.load_results(directory).pareto_front``): the successful trials meeting every
+    constraint that no other such trial dominates in every objective. A search of
+    several objectives keeps the models of its front, which are exported; a front
+    trial whose model was not kept is an error naming it, unless ``retrain``.
+
+    Args:
+        directory: the search's output folder.
+        out: where to write (default: ``<directory>/export``); one folder
+            ``pareto_trial<id>`` per trial of the front.
+        retrain, epochs, problem: as for :func:`export_best`.
+
+    Returns:
+        The exported models, in trial order.
+
+    Raises:
+        NASError: the search has one objective (export its best with
+            :func:`export_best` instead), no trial on its front, or a front trial's
+            model was not kept (and not ``retrain``).
+
+    Example:
+        >>> exported = export_pareto("runs/compact")
+        >>> [model.folder.name for model in exported]
+        ['pareto_trial3', 'pareto_trial8', 'pareto_trial11']
+    """
+    directory = Path(directory)
+    state = read_journal(directory)
+    if state.settings is None:
+        raise NASError(f"{directory} holds no search (no journal.jsonl)")
+    problem = _problem_of(directory, state.settings, problem)
+    if len(problem.objectives) == 1:
+        raise NASError(
+            f"the search in {directory} has one objective, {problem.objectives[0]}, so no "
+            "Pareto front to export: export its best trials with --top K (export_best)"
+        )
+    front = front_trials(state.finished, problem)
+    if not front:
+        raise NASError(
+            f"the search in {directory} has no Pareto front to export: no successful "
+            "evaluation meets every constraint"
+        )
+    if not retrain:
+        missing = [
+            trial.config.trial_id
+            for trial in front
+            if not kept_model_path(directory, trial.config.trial_id).exists()
+        ]
+        if missing:
+            listed = ", ".join(map(str, missing))
+            raise NASError(
+                f"the trained models of trial(s) {listed} of the Pareto front were not kept "
+                "(a search keeps the models of its front that it could save); export them "
+                "with --retrain"
+            )
+    out = Path(out) if out is not None else directory / "export"
+    exported = []
+    for rank, trial in enumerate(front, start=1):
+        folder = out / f"pareto_trial{trial.config.trial_id}"
+        model = _trained_model(directory, problem, trial, retrain, epochs, folder)
+        _write(folder, model, problem, trial)
+        exported.append(ExportedModel(rank, trial, folder, pareto=True))
     return exported
 
 
@@ -153,7 +236,23 @@ def _write(folder: Path, model: Any, problem: Problem, trial: Trial) -> None:
         "objective_name": problem.objective,
         "direction": problem.direction,
         "hyperparameters": trial.result.hyperparameters,
+        **_objectives_of(problem, trial),
         **json.loads(space.architecture(trial.config.arch_seq).to_json()),
     }
     (folder / "architecture.json").write_text(json.dumps(document, indent=2))
     space.draw(folder / "architecture.png", trial.config.arch_seq)
+
+
+def _objectives_of(problem: Problem, trial: Trial) -> dict[str, Any]:
+    """What ``architecture.json`` records beside the objective for a problem of several
+    objectives or constraints: each objective's value and direction, the constraints
+    and those broken. Nothing for a problem of one objective."""
+    if not ranks_by_front(problem):
+        return {}
+    names = [item.name for item in problem.objectives]
+    return {
+        "objectives": dict(zip(names, trial.result.values_of(names))),
+        "directions": {item.name: item.direction for item in problem.objectives},
+        "constraints": [str(item) for item in problem.constraints],
+        "violated": list(trial.result.violated),
+    }

@@ -77,6 +77,15 @@ def test_a_search_of_accuracy_against_size_on_the_process_pool(tmp_path):
     )
     shown = {int(line.split()[0]) for line in lines[start + 2 : start + 2 + len(front)]}
     assert shown == front, done.stdout
+    assert f"nas-export {out} --pareto" in done.stdout
+
+    status = subprocess.run(
+        [NAS_SEARCH.parent / "nas-status", str(out)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    at = next(i for i, line in enumerate(status) if line.startswith("front"))
+    assert status[at].split()[1:3] == [str(len(front)), "trial" + ("s" if len(front) > 1 else "")]
+    listed = {int(line.split()[1].rstrip(":")) for line in status[at + 1 : at + 1 + len(front)]}
+    assert listed == front, status
 
 
 @pytest.mark.slow
