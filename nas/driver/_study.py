@@ -521,7 +521,6 @@ class Study:
             raise ValueError(
                 f"scheduler must be a nas.schedule.Scheduler, a name or None, got {scheduler!r}"
             )
-        _check_scheduler_ranks(scheduler, scheduler_name, self.problem)
         if isinstance(evaluator, Evaluator):
             evaluator_name = EVALUATORS.name_of(evaluator)
         elif isinstance(evaluator, str):
@@ -531,6 +530,7 @@ class Study:
             raise ValueError(
                 f"evaluator must be a nas.evaluate.Evaluator or a name, got {evaluator!r}"
             )
+        _check_ranks_by_front(scheduler, scheduler_name, evaluator_name, self.problem)
         return {
             "problem": self.problem.reference,
             # Recorded so that plots, loaders and exports name and rank a search whose
@@ -688,23 +688,31 @@ def _check_search_fits(search: Search, problem: Problem) -> None:
         )
 
 
-def _check_scheduler_ranks(scheduler: Any, name: str, problem: Problem) -> None:
-    """Refuse a scheduler that ranks by one score for a problem of several objectives
-    or constraints."""
-    if isinstance(scheduler, Scheduler):
-        by_front = scheduler.ranks_by_front
-    else:
-        by_front = name not in ONE_OBJECTIVE_SCHEDULERS
-    if by_front or (len(problem.objectives) == 1 and not problem.constraints):
+def _check_ranks_by_front(scheduler: Any, name: str, evaluator: str, problem: Problem) -> None:
+    """Refuse, for a problem of several objectives or constraints, a scheduler that ranks
+    by one score and the simulated evaluator (it simulates one learning curve and
+    measures no model)."""
+    if len(problem.objectives) == 1 and not problem.constraints:
         return
     what = ", ".join(str(item) for item in problem.objectives)
     if problem.constraints:
         what += "; constraints " + ", ".join(str(item) for item in problem.constraints)
-    able = sorted(set(SCHEDULERS) - ONE_OBJECTIVE_SCHEDULERS)
-    raise ValueError(
-        f"scheduler {name!r} ranks configurations by one objective, but problem "
-        f"{problem.name!r} has {what}: use one of {able}"
-    )
+    if isinstance(scheduler, Scheduler):
+        by_front = scheduler.ranks_by_front
+    else:
+        by_front = name not in ONE_OBJECTIVE_SCHEDULERS
+    if not by_front:
+        able = sorted(set(SCHEDULERS) - ONE_OBJECTIVE_SCHEDULERS)
+        raise ValueError(
+            f"scheduler {name!r} ranks configurations by one objective, but problem "
+            f"{problem.name!r} has {what}: use one of {able}"
+        )
+    if evaluator == "simulated":
+        raise ValueError(
+            f"the simulated evaluator simulates one learning curve and measures no model, "
+            f"but problem {problem.name!r} has {what}: use evaluator 'process', 'serial' "
+            "or 'mpi'"
+        )
 
 
 def _check_resumable(directory: Path, recorded: dict[str, Any], settings: dict[str, Any]) -> None:

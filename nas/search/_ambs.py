@@ -65,8 +65,8 @@ class AMBS(Search):
     ``violation`` > 0, AMBS follows ParEGO's rule (random scalarisation, as DeepHyper
     does for several objectives). Every ask draws new weights uniformly on the simplex, and
     the surrogate's leaves count each result at minus the augmented Chebyshev
-    scalarisation of its objectives (normalised between the feasible results' minimum
-    and maximum, :func:`nas.pareto.scalarize`); an infeasible result counts below every
+    scalarisation of its objectives' ranks among the feasible results
+    (:func:`nas.pareto.scalarize`); an infeasible result counts below every
     feasible one (the worst feasible value minus ``v / (1 + v)`` for its violation
     ``v``), and the liar lies with those values. Successive asks so aim at different
     parts of the Pareto front. With one score and no violation nothing changes: the

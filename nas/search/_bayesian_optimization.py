@@ -27,8 +27,9 @@ multi-objective search): *random scalarisation*. Each batch of proposals draws w
 uniformly on the simplex from the search's generator
 (:func:`nas.pareto.random_scalarization`) and turns every successful result into one
 value to maximise, minus the augmented Chebyshev scalarisation
-(:func:`nas.pareto.scalarize`) of its objectives normalised between the column minimum
-and maximum of the feasible results so far. An infeasible result counts as the worst
+(:func:`nas.pareto.scalarize`) of its objectives' ranks among the feasible results so
+far (ranks, not values scaled between the minimum and maximum: robust to the odd
+diverged training; see :func:`ranks`). An infeasible result counts as the worst
 feasible value minus ``v / (1 + v)`` for its violation ``v`` (strictly below every
 feasible one, by violation among themselves, and within the feasible values' scale:
 an unbounded penalty would make the trees' spread, and so UCB, explode around it);
@@ -577,9 +578,9 @@ def scalarized_values(
     """One value per result to maximise under random scalarisation; NaN for a failure.
 
     ``objectives`` are maximised (None: failed), ``violations`` >= 0. A feasible result
-    gets minus the augmented Chebyshev scalarisation of its negated objectives, with
-    ideal and nadir the column minimum and maximum over the feasible results (so in
-    [-(1 + rho), 0]); an infeasible one the worst feasible value minus ``v / (1 + v)``
+    gets minus the augmented Chebyshev scalarisation of the ranks of its negated
+    objectives among the feasible results (:func:`ranks`; so in [-(1 + rho), 0]); an
+    infeasible one the worst feasible value minus ``v / (1 + v)``
     (strictly below it), or ``-v / (1 + v)`` without a feasible result.
 
     Example:
@@ -596,13 +597,26 @@ def scalarized_values(
     result = np.empty(len(points))
     worst = 0.0
     if feasible.any():
-        result[feasible] = -scalarize(points[feasible], weights)
+        result[feasible] = -scalarize(ranks(points[feasible]), weights)
         worst = float(result[feasible].min())
     amounts = np.minimum(violation[~feasible], np.finfo(float).max)  # inf: a penalty of 1
     below = worst - amounts / (1.0 + amounts)
     result[~feasible] = np.minimum(below, np.nextafter(worst, -math.inf))
     values[succeeded] = result
     return values
+
+
+def ranks(points: np.ndarray) -> np.ndarray:
+    """Each column of ``points`` replaced by its values' ranks (ties share their mean).
+
+    Why ranks rather than values between the column's minimum and maximum: one
+    diverged training (a loss of 1e7 among losses near 0.1) would squash every other
+    value of that objective to about 0, and the search would then optimise the other
+    objectives alone; measured with scripts/bench_multiobjective.py (docs/benchmarks.md).
+    """
+    from scipy.stats import rankdata
+
+    return rankdata(points, axis=0) if len(points) else points
 
 
 def latin_hypercube(dimensions: int, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -122,3 +122,18 @@ def test_the_schedulers_of_one_objective_say_so():
 
     assert ONE_OBJECTIVE_SCHEDULERS == {"lcm", "pbt"}
     assert not LearningCurveMatching.ranks_by_front and not PBT.ranks_by_front
+
+
+def test_the_simulated_evaluator_is_refused(tmp_path):
+    done = subprocess.run(
+        [NAS_SEARCH, "--problem", PROBLEM, "--out", str(tmp_path / "x")]
+        + ["--evaluator", "simulated", "--max-evals", "4"],
+        cwd=tmp_path,
+        env=user_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "the simulated evaluator simulates one learning curve" in done.stderr, done.stderr
+    assert not (tmp_path / "x").exists()

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def bench():
-    """The script as a module (it puts scripts/ on the path for its ``_harness``)."""
+    """The script as a module (it puts scripts/ on the path for its ``_harness`` and
+    ``_bench_common``)."""
     path = ROOT / "scripts" / "bench_multiobjective.py"
     spec = importlib.util.spec_from_file_location("bench_multiobjective", path)
     module = importlib.util.module_from_spec(spec)
@@ -34,6 +35,7 @@ def bench():
     finally:
         sys.modules.pop(spec.name, None)
         sys.modules.pop("_harness", None)
+        sys.modules.pop("_bench_common", None)
         sys.path[:] = path_before
 
 
