@@ -68,6 +68,7 @@ Run (``--quick``: a smoke run of seconds; ``--jobs``: worker processes):
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import tempfile
@@ -93,6 +94,7 @@ from _bench_common import (  # noqa: E402
     quartiles,
     quartiles_text,
     read_results,
+    require,
     run_tasks,
     runs_at,
     summarise,
@@ -102,7 +104,8 @@ from _bench_common import (  # noqa: E402
 from _harness import format_table  # noqa: E402
 
 from nas.pareto import hypervolume, hypervolume_over_time, pareto_mask  # noqa: E402
-from nas.problem import Categorical  # noqa: E402
+from nas.problem import Categorical, Constant, Float, Int  # noqa: E402
+from nas.search import Observation, Proposal, Search  # noqa: E402
 
 INSTALL_HINT = install_hint("bench_multiobjective.py")
 #: The Optuna searches: name -> Optuna's sampler class.
@@ -123,7 +126,10 @@ REFERENCE = (1.1, 1.1)
 #: The shipped problem and its reference point: (1 - val_accuracy, log10(params) / 5).
 SHIPPED_PROBLEM = "problems.breast_cancer:compact_problem"
 SHIPPED_REFERENCE = (1.0, 1.0)
-SHIPPED_SEARCHES = ("regevo", "random")
+SHIPPED_SEARCHES = ("regevo", "random", *OPTUNA_SEARCHES)
+#: NSGA-II's population on the shipped problem: its default of 50 would make it random
+#: search for a whole small budget.
+SHIPPED_NSGA2_POPULATION = 10
 
 
 # -- objectives ------------------------------------------------------------------------
@@ -517,8 +523,87 @@ def shipped_points(trials: Sequence[Any]) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(-1, 2)
 
 
+class OptunaSearch(Search):
+    """An Optuna sampler behind nas's ask/tell, so that it runs under ``nas.Study`` as
+    nas's searches do (same evaluator, workers and trainings). Every objective is
+    minimised for Optuna (the scores negated); a failed evaluation is told as failed.
+    """
+
+    def __init__(
+        self,
+        choices: Sequence[int],
+        hyperparameters: Any = None,
+        seed: int | None = None,
+        sampler: str = "NSGAIISampler",
+        objectives: int = 2,
+        sampler_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(choices, hyperparameters, seed)
+        optuna = require("optuna", INSTALL_HINT)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        made = getattr(optuna.samplers, sampler)(seed=seed, **(sampler_options or {}))
+        self.study = optuna.create_study(sampler=made, directions=["minimize"] * objectives)
+        self._asked: dict[str, list[Any]] = {}  # a proposal's key -> its Optuna trials
+
+    def ask(self, n: int = 1) -> list[Proposal]:
+        proposals = []
+        for _ in range(self._check_count(n)):
+            trial = self.study.ask()
+            arch_seq = tuple(
+                trial.suggest_int(f"arch_{i}", 0, count - 1)
+                for i, count in enumerate(self.choices)
+            )
+            values = {name: _suggest(trial, name, h) for name, h in self.hyperparameters.items()}
+            proposal = Proposal(arch_seq, values)
+            self._asked.setdefault(_key(proposal), []).append(trial)
+            proposals.append(proposal)
+        return proposals
+
+    def _tell_one(self, observation: Observation) -> None:
+        trial = self._asked[_key(observation)].pop(0)
+        if observation.failed:
+            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(trial, [-score for score in observation.scores])
+
+
+def _key(item: Proposal | Observation) -> str:
+    return json.dumps([list(item.arch_seq), dict(item.hyperparameters)], sort_keys=True)
+
+
+def _suggest(trial: Any, name: str, hyperparameter: Any) -> Any:
+    """A value of one of nas's hyperparameters, suggested by an Optuna trial."""
+    if isinstance(hyperparameter, Constant):
+        return hyperparameter.value
+    if isinstance(hyperparameter, Categorical):
+        return trial.suggest_categorical(name, list(hyperparameter.choices))
+    if isinstance(hyperparameter, Int):
+        low, high, log = hyperparameter.low, hyperparameter.high, hyperparameter.log
+        return trial.suggest_int(name, low, high, log=log)
+    if isinstance(hyperparameter, Float):
+        low, high, log = hyperparameter.low, hyperparameter.high, hyperparameter.log
+        return trial.suggest_float(name, low, high, log=log)
+    raise TypeError(f"no Optuna counterpart for {name} = {hyperparameter!r}")
+
+
+def shipped_search(spec: str, problem: Any, seed: int) -> Search | str:
+    """The search ``spec`` names for the shipped problem: Optuna's behind the adapter."""
+    name, _ = parse_search(spec)
+    if name not in OPTUNA_SAMPLERS:
+        return name
+    options = {"population_size": SHIPPED_NSGA2_POPULATION} if name == "optuna-nsga2" else {}
+    search = OptunaSearch.for_problem(
+        problem, seed=seed, sampler=OPTUNA_SAMPLERS[name], sampler_options=options
+    )
+    return search
+
+
 def run_shipped(args: argparse.Namespace) -> None:
     import nas
+    from nas.problem import load_problem
+
+    problem = load_problem(SHIPPED_PROBLEM)
 
     searches = [s for s in args.searches if parse_search(s)[0] in SHIPPED_SEARCHES]
     budget = max(args.budgets)
@@ -535,14 +620,14 @@ def run_shipped(args: argparse.Namespace) -> None:
             with tempfile.TemporaryDirectory(prefix="bench_mo_") as out:
                 start = time.perf_counter()
                 study = nas.Study(
-                    SHIPPED_PROBLEM,
+                    problem,
                     out,
-                    name,
+                    shipped_search(spec, problem, seed),
                     max_evals=budget,
                     evaluator="process",
                     num_workers=2,
                     seed=seed,
-                    search_options=options or None,
+                    search_options=(options or None) if name not in OPTUNA_SAMPLERS else None,
                     progress=False,
                 )
                 study.run()
@@ -587,7 +672,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--shipped",
         action="store_true",
-        help=f"train {SHIPPED_PROBLEM} for real instead (regevo and random; slow)",
+        help=f"train {SHIPPED_PROBLEM} for real instead (regevo, random and Optuna's "
+        f"samplers, NSGA-II with a population of {SHIPPED_NSGA2_POPULATION}; slow)",
     )
     args = parse_bench_arguments(
         parser,

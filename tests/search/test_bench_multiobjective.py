@@ -82,3 +82,26 @@ def test_a_configuration_scores_as_in_the_enumeration(bench):
     assert size == 17 * 32 + 33 * 16 + 17 * 64 + 65 * 8 + 9 * 16 + 17
     expected, _ = tables.error(np.array([arch]), np.array([lr]), np.array([batch]))
     assert error == pytest.approx(float(expected[0]))
+
+
+def test_the_optuna_adapter_asks_and_tells_as_a_search_of_nas(bench):
+    pytest.importorskip("optuna", reason="needs the bench extra: pip install -e '.[bench]'")
+    from nas.problem import load_problem
+    from nas.search import Observation
+
+    problem = load_problem(bench.SHIPPED_PROBLEM)
+    search = bench.shipped_search("optuna-nsga2", problem, seed=0)
+    proposals = search.ask(3)
+    for proposal in proposals:
+        problem.hyperparameters.validate(proposal.hyperparameters)
+        assert len(proposal.arch_seq) == len(search.choices)
+    told = [(0.9, -1000.0), None, (0.8, -200.0)]
+    search.tell(
+        [
+            Observation(p.arch_seq, p.hyperparameters, None if s is None else s[0], s)
+            for p, s in zip(proposals, told)
+        ]
+    )
+    states = [trial.state.name for trial in search.study.trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert search.study.trials[0].values == [-0.9, 1000.0]  # minimised for Optuna
