@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from nas._imports import import_keras
-from nas.train._measures import (
+from nas.train import (
     FlopReport,
     count_flops,
     flop_report,
