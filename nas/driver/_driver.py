@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -501,12 +501,18 @@ def best_trials(trials: Sequence[Trial], problem: Problem, k: int) -> list[Trial
 
 def front_trials(trials: Sequence[Trial], problem: Problem) -> list[Trial]:
     """The trials on the Pareto front of ``problem``'s objectives, in trial order."""
-    names = [item.name for item in problem.objectives]
-    ok = sorted((trial for trial in trials if trial.result.ok), key=lambda t: t.config.trial_id)
-    front = pareto_ids(
+    front = front_ids(trials, {item.name: item.direction for item in problem.objectives})
+    ordered = sorted(trials, key=lambda trial: trial.config.trial_id)
+    return [trial for trial in ordered if trial.config.trial_id in front]
+
+
+def front_ids(trials: Sequence[Trial], objectives: Mapping[str, str]) -> set[int]:
+    """The ids of the trials on the Pareto front of ``objectives`` (name -> direction):
+    ok, meeting every constraint, and dominated by no other such trial."""
+    ok = [trial for trial in trials if trial.result.ok]
+    return pareto_ids(
         [trial.config.trial_id for trial in ok],
-        [trial.result.values_of(names) for trial in ok],
-        [item.direction for item in problem.objectives],
+        [trial.result.values_of(list(objectives)) for trial in ok],
+        list(objectives.values()),
         [trial.result.violation for trial in ok],
     )
-    return [trial for trial in ok if trial.config.trial_id in front]

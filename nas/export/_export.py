@@ -77,21 +77,11 @@ def export_best(
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a positive int, got {top!r}")
     directory = Path(directory)
-    state = read_journal(directory)
-    if state.settings is None:
-        raise NASError(f"{directory} holds no search (no journal.jsonl)")
-    problem = _problem_of(directory, state.settings, problem)
-    ranked = best_trials(state.finished, problem, top)
+    finished, problem = _finished_trials(directory, problem)
+    ranked = best_trials(finished, problem, top)
     if not ranked:
         raise NASError(f"the search in {directory} has no successful evaluation to export")
-    out = Path(out) if out is not None else directory / "export"
-    exported = []
-    for rank, trial in enumerate(ranked, start=1):
-        folder = out / f"rank{rank}_trial{trial.config.trial_id}"
-        model = _trained_model(directory, problem, trial, retrain, epochs, folder)
-        _write(folder, model, problem, trial)
-        exported.append(ExportedModel(rank, trial, folder))
-    return exported
+    return _export(directory, problem, ranked, out, retrain, epochs, pareto=False)
 
 
 def export_pareto(
@@ -130,16 +120,13 @@ def export_pareto(
         ['pareto_trial3', 'pareto_trial8', 'pareto_trial11']
     """
     directory = Path(directory)
-    state = read_journal(directory)
-    if state.settings is None:
-        raise NASError(f"{directory} holds no search (no journal.jsonl)")
-    problem = _problem_of(directory, state.settings, problem)
+    finished, problem = _finished_trials(directory, problem)
     if len(problem.objectives) == 1:
         raise NASError(
             f"the search in {directory} has one objective, {problem.objectives[0]}, so no "
             "Pareto front to export: export its best trials with --top K (export_best)"
         )
-    front = front_trials(state.finished, problem)
+    front = front_trials(finished, problem)
     if not front:
         raise NASError(
             f"the search in {directory} has no Pareto front to export: no successful "
@@ -158,13 +145,38 @@ def export_pareto(
                 "(a search keeps the models of its front that it could save); export them "
                 "with --retrain"
             )
+    return _export(directory, problem, front, out, retrain, epochs, pareto=True)
+
+
+def _finished_trials(
+    directory: Path, problem: Problem | str | None
+) -> tuple[list[Trial], Problem]:
+    """The finished trials of the search in ``directory`` and its problem."""
+    state = read_journal(directory)
+    if state.settings is None:
+        raise NASError(f"{directory} holds no search (no journal.jsonl)")
+    return state.finished, _problem_of(directory, state.settings, problem)
+
+
+def _export(
+    directory: Path,
+    problem: Problem,
+    trials: list[Trial],
+    out: str | Path | None,
+    retrain: bool,
+    epochs: int | None,
+    pareto: bool,
+) -> list[ExportedModel]:
+    """Write ``trials``, in their order, each to a folder of ``out`` (default
+    ``<directory>/export``): ``rank<k>_trial<id>``, or ``pareto_trial<id>`` for a front."""
     out = Path(out) if out is not None else directory / "export"
     exported = []
-    for rank, trial in enumerate(front, start=1):
-        folder = out / f"pareto_trial{trial.config.trial_id}"
+    for rank, trial in enumerate(trials, start=1):
+        name = f"trial{trial.config.trial_id}"
+        folder = out / (f"pareto_{name}" if pareto else f"rank{rank}_{name}")
         model = _trained_model(directory, problem, trial, retrain, epochs, folder)
         _write(folder, model, problem, trial)
-        exported.append(ExportedModel(rank, trial, folder, pareto=True))
+        exported.append(ExportedModel(rank, trial, folder, pareto=pareto))
     return exported
 
 

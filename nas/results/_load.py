@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from nas.driver import read_journal, recorded_objective, recorded_objectives
+from nas.driver._driver import front_ids
 from nas.exceptions import ProblemError
-from nas.pareto import pareto_ids
 from nas.results._progress import progress_of
 from nas.results._record import TrialRecord
 from nas.results._results import DIRECTIONS, Results
@@ -66,22 +66,15 @@ def load_results(directory: str | Path, *, direction: str | None = None) -> Resu
             ) from error
     else:
         objectives = {settings.get("objective", "objective"): direction}
-    names, finished = list(objectives), state.finished
-    values = [trial.result.values_of(names) if trial.result.ok else [None] for trial in finished]
-    front = pareto_ids(
-        [trial.config.trial_id for trial in finished],
-        values,
-        list(objectives.values()),
-        [trial.result.violation for trial in finished],
-    )
+    front = front_ids(state.finished, objectives)
     trials = [
         TrialRecord.finished(
             trial,
             state.notes.get(trial.config.trial_id, {}),
-            names,
+            list(objectives),
             trial.config.trial_id in front,
         )
-        for trial in finished
+        for trial in state.finished
     ]
     running = [
         TrialRecord.unfinished(config, state.submit_times.get(config.trial_id, 0.0))
