@@ -21,6 +21,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -173,6 +174,21 @@ def non_negative_float(text: str) -> float:
     return _checked_number(
         text, float, "a non-negative number", lambda number: number >= 0 and math.isfinite(number)
     )
+
+
+#: Units of :func:`memory_size`: powers of 1024, as ``free -h`` and Slurm's ``--mem`` count.
+_MEMORY_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """argparse type: bytes, as a number with an optional unit: ``0``, ``512M``,
+    ``1.5G``, ``2GiB`` (K, M, G, T: powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a memory size such as 0, 512M or 2G, got {text!r}"
+        )
+    return int(float(match[1]) * _MEMORY_UNITS[match[2]])
 
 
 def _checked_number(text: str, kind: type, expected: str, accepts: Any) -> Any:

@@ -27,6 +27,7 @@ from nas._stop import SearchStopped
 from nas.cli._base import (
     Command,
     UsageError,
+    memory_size,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -57,6 +58,7 @@ _DEFAULTS: dict[str, Any] = {
     "stop_grace": DEFAULT_STOP_GRACE,
     "max_consecutive_failures": DEFAULT_MAX_CONSECUTIVE_FAILURES,
     "tensorboard": False,
+    "warm_memory": None,
 }
 
 
@@ -201,6 +203,15 @@ class SearchCommand(Command):
             "summary of its hyperparameters, arch_seq and objective) to OUT/tensorboard/"
             "<trial_id>: tensorboard --logdir OUT/tensorboard compares them; --no-tensorboard "
             "turns it off on --resume (needs the tensorboard package)",
+        )
+        parser.add_argument(
+            "--warm-memory",
+            type=memory_size,
+            metavar="SIZE",
+            help="memory each worker may keep trained models in (e.g. 512M, 2G), so that a "
+            "configuration's next segment (ASHA, LCM, PBT) continues warm on the worker "
+            "that trained it instead of loading its checkpoint; 0 keeps none (default: 1G, "
+            "at most a quarter of the memory over the workers)",
         )
         parser.add_argument("--top", type=positive_int, default=5, help="best trials shown")
         parser.add_argument(

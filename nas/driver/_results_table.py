@@ -4,6 +4,9 @@ The header is fixed when the search starts, so a pandas user can read the file a
 moment, and failed evaluations appear from the first row on (objective left empty).
 What the scheduler decided has columns of its own (``rung``, ``resource``, ``decision``,
 ``reason``; see :class:`nas.schedule.Decision`); its whole record stays in ``info``.
+Where an evaluation's time went: ``startup_seconds`` (its fixed cost, up to the end of
+the first training batch), ``epoch_seconds`` (median epoch) and ``warm`` (``True``: a
+segment that continued its model from a worker's memory, not from the checkpoint).
 
 A problem with several objectives or constraints adds, after ``objective``, a column per
 objective and measured property not already one (``val_accuracy``, ``latency_ms``),
@@ -55,6 +58,9 @@ _TRAILING = [
     "num_ranks",
     "global_batch_size",
     "samples_per_second",
+    "startup_seconds",
+    "epoch_seconds",
+    "warm",
     "data_parallel",
     "info",
     "epochs_reached",
@@ -205,6 +211,9 @@ def _row(trial: Trial, arch_hash: str, notes: Mapping[str, Any]) -> dict[str, An
         "num_ranks": result.num_ranks,
         "global_batch_size": _blank_if_none(result.global_batch_size),
         "samples_per_second": _blank_if_none(result.samples_per_second),
+        "startup_seconds": _blank_if_none(result.startup_seconds),
+        "epoch_seconds": _blank_if_none(result.epoch_seconds),
+        "warm": result.warm,
         "data_parallel": _blank_if_none(result.data_parallel),
         # One JSON object: scheduler notes vary by scheduler, a fixed header cannot list them.
         "info": json.dumps(info) if info else "",

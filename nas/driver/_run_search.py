@@ -33,6 +33,7 @@ def run_search(
     stop_grace: float = DEFAULT_STOP_GRACE,
     max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     tensorboard: bool = False,
+    warm_memory: int | None = None,
     **recorded: Any,
 ) -> SearchResults | None:
     """Search ``problem`` and write the journal and ``results.csv`` to ``out``.
@@ -81,5 +82,6 @@ def run_search(
         repair=repair,
         progress=progress,
         tensorboard=tensorboard,
+        warm_memory=warm_memory,
     )
     return study.run()

@@ -66,6 +66,7 @@ from nas.schedule import (
 )
 from nas.search import SEARCHES, GridSearch, Search
 from nas.train._tensorboard import TENSORBOARD_FOLDER, check_tensorboard
+from nas.train._warm import checked_memory
 from nas.trial import Trial
 
 logger = logging.getLogger("nas.driver")
@@ -86,6 +87,7 @@ CHANGEABLE = frozenset(
         "stop_grace",
         "max_consecutive_failures",
         "tensorboard",
+        "warm_memory",
     }
 )
 #: What a search writes into its folder: all that ``if_exists="overwrite"`` removes.
@@ -216,6 +218,11 @@ class Study:
             ``tensorboard --logdir directory/tensorboard`` compares the trials. Needs
             the ``tensorboard`` package (``pip install 'nas[tensorboard]'``). It may
             change on resume. Callbacks of your own: the problem's ``callbacks``.
+        warm_memory: bytes of trained models each worker of an evaluator made by name
+            may keep in memory, so that a configuration's next segment (ASHA, LCM, PBT)
+            continues warm on the worker that trained it, without loading, compiling
+            and tracing it again (None: 1 GiB, at most a quarter of the memory over the
+            workers; 0: every segment loads its checkpoint). It may change on resume.
 
     Raises:
         ValueError: for a bad argument, named with what was expected.
@@ -252,6 +259,7 @@ class Study:
         repair: bool = False,
         progress: bool = True,
         tensorboard: bool = False,
+        warm_memory: int | None = None,
     ) -> None:
         self.problem = load_problem(problem) if isinstance(problem, str) else problem
         if not isinstance(self.problem, Problem):
@@ -269,6 +277,11 @@ class Study:
             raise ValueError(
                 f"repair=True repairs the journal of a search to resume: give it with "
                 f"if_exists='resume', not if_exists={if_exists!r}"
+            )
+        if warm_memory is not None and isinstance(evaluator, Evaluator):
+            raise ValueError(
+                "give warm_memory only with an evaluator given by name; an evaluator "
+                "object takes its own (ProcessPoolEvaluator(..., warm_memory=...))"
             )
         self.if_exists = if_exists
         self.repair = bool(repair)
@@ -292,6 +305,7 @@ class Study:
             stop_grace=stop_grace,
             max_consecutive_failures=max_consecutive_failures,
             tensorboard=_checked_tensorboard(tensorboard),
+            warm_memory=None if warm_memory is None else checked_memory(warm_memory),
         )
 
     def run(self) -> SearchResults | None:
@@ -593,6 +607,7 @@ class Study:
             self.settings["num_workers"],
             self.settings["eval_timeout"],
             self._models_directory(),
+            self.settings.get("warm_memory"),
         )
 
     def _models_directory(self) -> Path | None:

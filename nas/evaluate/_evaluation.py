@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 import time
 from collections.abc import Callable, Iterable
@@ -14,10 +15,35 @@ import cloudpickle
 from nas._imports import import_keras
 from nas.exceptions import ProblemError
 from nas.problem import Problem, load_problem
-from nas.train import Stage, Status, TrainingResult, train
+from nas.train import Stage, Status, TrainingResult, WarmModels, train
 from nas.train._group import LEARNING_RATE_SCALING
 from nas.train._tensorboard import tensorboard_callbacks, trial_log_dir
+from nas.train._warm import checked_memory
 from nas.trial import Config, TrialInfo, model_filename
+
+#: The models this process keeps warm between the segments it trains: workers set its
+#: budget (:func:`keep_warm_models`); its default of 0 keeps none.
+WORKER_MODELS = WarmModels()
+
+
+def keep_warm_models(memory: int) -> None:
+    """Let :func:`evaluate` keep up to ``memory`` bytes of models in this process, so
+    that the next segment of a configuration continues warm (0: none; the ones kept so
+    far are dropped)."""
+    WORKER_MODELS.memory = checked_memory(memory)
+    if not memory:
+        WORKER_MODELS.clear()
+
+
+def default_warm_memory(num_workers: int) -> int:
+    """The default memory for warm models per worker: 1 GiB, and no more than a quarter
+    of this machine's memory shared by ``num_workers`` workers."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: the plain default
+        physical = 2**42
+    return int(min(2**30, physical // (4 * max(1, num_workers))))
+
 
 #: What a worker calls for each config: (problem source, config, timeout, models
 #: directory) -> result. Must be importable by name (worker processes are spawned).
@@ -69,7 +95,8 @@ def evaluate(
     communicator of ``config.num_ranks`` ranks), the ranks train the config together,
     data-parallel; every rank of the group calls this and gets the same result.
     The problem's ``callbacks`` factory and, with ``config.tensorboard``, TensorBoard's
-    give the training its Keras callbacks (see :func:`trial_callbacks`).
+    give the training its Keras callbacks (see :func:`trial_callbacks`). A segment's
+    model is kept warm in :data:`WORKER_MODELS` for the next, within its budget.
     """
     started_at = time.time()
     try:
@@ -95,6 +122,7 @@ def evaluate(
             if models_directory is None
             else models_directory / model_filename(config.trial_id),
             callbacks=callbacks,
+            warm_models=WORKER_MODELS if WORKER_MODELS.memory else None,
         )
     except Exception as error:  # train() reports training errors itself; this is set-up
         reason = f"{type(error).__name__}: {error}"

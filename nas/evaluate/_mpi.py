@@ -52,6 +52,7 @@ from nas.evaluate._mpi_protocol import DONE, STOP, TASK, Backoff, Done, Task, de
 from nas.evaluate._rank_packing import RankPacker
 from nas.problem import Problem
 from nas.train import Stage, Status, TrainingResult
+from nas.train._warm import checked_memory, checkpoint_key
 from nas.trial import Config, Trial
 
 logger = logging.getLogger("nas.evaluate.mpi")
@@ -100,6 +101,10 @@ class MPIEvaluator(Evaluator):
         grace: seconds allowed past ``timeout`` before an evaluation counts as lost.
         max_waiting: how many submitted configs may wait for ranks at most (default:
             as many as there are worker ranks); bounds :attr:`num_free`.
+        warm_memory: bytes of trained models each worker rank may keep in memory, so
+            that the next segment of a configuration of width 1 goes back to that rank,
+            if free, and continues warm (None: 1 GiB, at most a quarter of the node's
+            memory over its worker ranks; 0: every segment loads its checkpoint).
 
     Raises:
         ValueError: with fewer than 2 ranks, or a bad argument (a function that cannot
@@ -126,6 +131,7 @@ class MPIEvaluator(Evaluator):
         function: EvaluationFunction = evaluate,
         grace: float = 30.0,
         max_waiting: int | None = None,
+        warm_memory: int | None = None,
     ) -> None:
         from mpi4py import MPI
 
@@ -146,6 +152,8 @@ class MPIEvaluator(Evaluator):
                 raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
             if not grace >= 0:
                 raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
+            if warm_memory is not None:
+                checked_memory(warm_memory)
             self._function = _pickled(function)
             self.problem_source = problem_source(problem)
             self._packer: RankPacker[int] = RankPacker(range(1, size), max_waiting)
@@ -156,6 +164,9 @@ class MPIEvaluator(Evaluator):
             raise
         self.timeout = timeout
         self.grace = grace
+        self.warm_memory = warm_memory
+        #: The checkpoints each worker rank keeps warm models of, as it last said.
+        self._warm: dict[int, tuple[str, ...]] = {}
         self.models_directory = models_directory
         self.function = function
         self._comm = comm
@@ -195,7 +206,7 @@ class MPIEvaluator(Evaluator):
         key = self._next_id
         self._next_id += 1
         self._waiting[key] = (config, time.time())
-        self._packer.enqueue(key, config.num_ranks)
+        self._packer.enqueue(key, config.num_ranks, self._warm_rank(config))
         self._start_placed()
 
     def collect(self, timeout: float | None = None) -> list[Trial]:
@@ -265,6 +276,7 @@ class MPIEvaluator(Evaluator):
                 self.timeout,
                 self.models_directory,
                 self._function,
+                self.warm_memory,
             )
             for rank in ranks:
                 self._sends.append(self._comm.isend(task, dest=rank, tag=TASK))
@@ -300,6 +312,8 @@ class MPIEvaluator(Evaluator):
             return None
         group.busy.discard(done.rank)
         self._packer.release(done.rank)
+        if len(group.ranks) == 1:  # a group's ranks do not keep models warm
+            self._warm[done.rank] = done.warm
         if done.error is not None and done.rank != group.ranks[0]:
             group.errors[done.rank] = done.error
         trial = None
@@ -317,6 +331,13 @@ class MPIEvaluator(Evaluator):
                 logger.warning("%s answered at last: back in use", describe_ranks(group.ranks))
             del self._groups[done.evaluation_id]
         return trial
+
+    def _warm_rank(self, config: Config) -> int | None:
+        """The rank keeping warm the model ``config`` continues, if one does (width 1)."""
+        if config.start_from is None or config.num_ranks != 1:
+            return None
+        key = checkpoint_key(config.start_from)
+        return next((rank for rank, held in self._warm.items() if key in held), None)
 
     def _result(self, group: _Group, done: Done) -> TrainingResult:
         """The result the group's first rank sent (a failure if it sent none or garbage)."""

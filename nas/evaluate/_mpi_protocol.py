@@ -8,7 +8,8 @@ function a worker cannot import becomes a failed trial, not a dead worker loop.
 Rank 0 sends each rank of a group a :class:`Task` (tag :data:`TASK`); every rank of the
 group answers with a :class:`Done` (tag :data:`DONE`) when it has finished, the group's
 first rank with the result in it. An empty message with tag :data:`STOP` ends a worker's
-loop.
+loop. A rank that trained alone also says which checkpoints' models it keeps warm, so
+that rank 0 sends the next segment of one of them back to it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Task:
     timeout: float | None
     models_directory: Path | None
     function: bytes  # the pickled EvaluationFunction
+    #: Bytes of models the rank may keep warm (None: its node's default).
+    warm_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,15 @@ class Done:
 
     ``result`` (TrainingResult.to_dict()) comes from the group's first rank only;
     ``error`` says why this rank's part failed, if it did (for the others' reasons in
-    the record of a group that overran).
+    the record of a group that overran); ``warm``, the checkpoints whose models this
+    rank keeps warm (see :class:`nas.train.WarmModels`).
     """
 
     evaluation_id: int
     rank: int
     result: dict[str, Any] | None
     error: str | None
+    warm: tuple[str, ...] = ()
 
 
 def describe_ranks(ranks: Iterable[int]) -> str:

@@ -11,7 +11,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from nas._stop import ignore_stop_signals
-from nas.evaluate._evaluation import unreported_result
+from nas.evaluate._evaluation import (
+    WORKER_MODELS,
+    default_warm_memory,
+    keep_warm_models,
+    unreported_result,
+)
 from nas.evaluate._mpi_protocol import (
     DONE,
     STOP,
@@ -46,7 +51,10 @@ def serve(comm: Any = None) -> None:
     rank 0 closes the evaluator.
 
     Before the first task, this sets ``NAS_LOCAL_RANK`` to the rank's index among the
-    worker ranks on its node (collective over the worker ranks, not rank 0).
+    worker ranks on its node (collective over the worker ranks, not rank 0). A rank
+    keeps the models it trained alone warm for their next segment, within the task's
+    ``warm_memory`` (by default a share of its node's memory, see
+    :func:`~nas.evaluate._evaluation.default_warm_memory`).
 
     Example:
         >>> from mpi4py import MPI
@@ -68,7 +76,9 @@ def serve(comm: Any = None) -> None:
     # happens (stop proposing, wait, write) and then stops the workers itself. Ignored
     # from here; before, nas-search counts them on every rank from its first line.
     ignore_stop_signals()
-    os.environ[LOCAL_RANK_VARIABLE] = str(_node_local_rank(comm))
+    local_rank, node_ranks = _node_placement(comm)
+    os.environ[LOCAL_RANK_VARIABLE] = str(local_rank)
+    node_warm_memory = default_warm_memory(node_ranks)
     backoff = Backoff()
     while True:
         # Only our tags, so that messages of other code on ``comm`` are left alone.
@@ -77,6 +87,7 @@ def serve(comm: Any = None) -> None:
         message = comm.improbe(source=0, tag=TASK)
         if message is not None:
             task = message.recv()
+            keep_warm_models(node_warm_memory if task.warm_memory is None else task.warm_memory)
             with _stop_watch(comm):
                 done = _run(task, comm, rank)
             # A blocking send: a large result (rendezvous protocol) must reach rank 0
@@ -117,8 +128,9 @@ def _stop_watch(comm: Any) -> Iterator[None]:
         clear_interrupt()
 
 
-def _node_local_rank(comm: Any) -> int:
-    """This rank's index among the worker ranks (not rank 0) on its node."""
+def _node_placement(comm: Any) -> tuple[int, int]:
+    """This rank's index among the worker ranks (not rank 0) on its node, and how many
+    worker ranks its node has."""
     from mpi4py import MPI
 
     world_group = comm.Get_group()
@@ -126,10 +138,10 @@ def _node_local_rank(comm: Any) -> int:
     # Create_group is collective over the workers only: rank 0 need not take part.
     workers = comm.Create_group(workers_group, tag=WORKERS_GROUP_TAG)
     node = workers.Split_type(MPI.COMM_TYPE_SHARED)
-    local_rank = node.Get_rank()
+    placement = node.Get_rank(), node.Get_size()
     for handle in (node, workers, workers_group, world_group):
         handle.Free()
-    return local_rank
+    return placement
 
 
 def _run(task: Task, comm: Any, rank: int) -> Done:
@@ -165,6 +177,7 @@ def _run(task: Task, comm: Any, rank: int) -> Done:
         rank,
         result.to_dict() if first else None,
         None if result.ok else (result.error or str(result.status)),
+        tuple(WORKER_MODELS.holding()) if len(task.ranks) == 1 else (),
     )
 
 

@@ -6,6 +6,10 @@ process sentinel: its evaluation is recorded as failed with the exit code and a 
 worker takes its place. An evaluation that overruns its timeout by more than a grace
 period (a hang in data loading, say, where the trainer's own timeout cannot act) is
 killed the same way and recorded as timed out.
+
+Each worker keeps the models it trained in memory (within ``warm_memory``) and tells
+the pool which checkpoints they stand for: a segment continuing one of them goes to
+that worker when it is free, and continues warm (see :class:`nas.train.WarmModels`).
 """
 
 from __future__ import annotations
@@ -26,14 +30,18 @@ from nas._imports import import_tensorflow
 from nas._stop import blocked_while_starting, ignore_stop_signals
 from nas.evaluate._base import Evaluator
 from nas.evaluate._evaluation import (
+    WORKER_MODELS,
     EvaluationFunction,
     ProblemSource,
+    default_warm_memory,
     evaluate,
+    keep_warm_models,
     problem_source,
     unreported_result,
 )
 from nas.problem import Problem
 from nas.train import Status, TrainingResult
+from nas.train._warm import checked_memory, checkpoint_key
 from nas.trial import Config, Trial
 
 # Forking a process that has imported TensorFlow is unsafe (its thread pools do not
@@ -50,6 +58,8 @@ class _Worker:
     submitted_at: float = 0.0
     started_at: float = 0.0
     num_evaluated: int = 0
+    #: The checkpoints whose models it keeps warm, as it last said.
+    warm: frozenset[str] = frozenset()
 
 
 class ProcessPoolEvaluator(Evaluator):
@@ -71,6 +81,9 @@ class ProcessPoolEvaluator(Evaluator):
             (keras-team/keras#17458) and a long search would otherwise grow without end.
         function: what evaluates a config (default: train it on the problem); a
             module-level function, since workers are spawned and import it by name.
+        warm_memory: bytes of trained models each worker may keep in memory to continue
+            the next segment of a configuration warm (None: 1 GiB, at most a quarter of
+            the machine's memory over the workers; 0: every segment loads its checkpoint).
 
     Example:
         >>> with ProcessPoolEvaluator("problems.breast_cancer:problem", num_workers=2) as pool:
@@ -88,6 +101,7 @@ class ProcessPoolEvaluator(Evaluator):
         models_directory: Path | None = None,
         max_evals_per_worker: int = 100,
         function: EvaluationFunction = evaluate,
+        warm_memory: int | None = None,
     ) -> None:
         cores = os.cpu_count() or 1
         num_workers = cores if num_workers is None else num_workers
@@ -112,6 +126,9 @@ class ProcessPoolEvaluator(Evaluator):
         self.models_directory = models_directory
         self.max_evals_per_worker = max_evals_per_worker
         self.function = function
+        self.warm_memory = default_warm_memory(num_workers)
+        if warm_memory is not None:
+            self.warm_memory = checked_memory(warm_memory)
         self._started = 0
         self._workers = [self._start_worker() for _ in range(num_workers)]
 
@@ -121,7 +138,7 @@ class ProcessPoolEvaluator(Evaluator):
         idle = [worker for worker in self._workers if worker.config is None]
         if not idle:
             raise RuntimeError("submit() called with every worker busy; check num_free first")
-        worker = idle[0]
+        worker = self._warm_worker(config, idle) or idle[0]
         try:
             # The folder travels with each task: a study may point a pool it was given at
             # its own.
@@ -169,6 +186,15 @@ class ProcessPoolEvaluator(Evaluator):
 
     # -- internals -------------------------------------------------------------------
 
+    @staticmethod
+    def _warm_worker(config: Config, idle: list[_Worker]) -> _Worker | None:
+        """The idle worker holding the model ``config`` continues, if one does (a busy
+        one is not waited for: the segment goes cold rather than leave a worker idle)."""
+        if config.start_from is None:
+            return None
+        key = checkpoint_key(config.start_from)
+        return next((worker for worker in idle if key in worker.warm), None)
+
     def _start_worker(self) -> _Worker:
         ours, theirs = _CONTEXT.Pipe()
         name = f"process-{self._started}"
@@ -180,6 +206,7 @@ class ProcessPoolEvaluator(Evaluator):
                 self.problem_source,
                 self.timeout,
                 self.threads_per_worker,
+                self.warm_memory,
             ),
             name=f"nas-{name}",
             daemon=True,
@@ -212,6 +239,7 @@ class ProcessPoolEvaluator(Evaluator):
             try:
                 message = worker.connection.recv()
                 result = TrainingResult.from_dict(message["result"])
+                worker.warm = frozenset(message.get("warm", ()))
             except (EOFError, OSError):
                 pass  # it died after all: handled below
         if result is None and not worker.process.is_alive():
@@ -261,6 +289,7 @@ class ProcessPoolEvaluator(Evaluator):
             fresh.connection,
         )
         worker.num_evaluated = 0
+        worker.warm = frozenset()
 
 
 #: The exit code of a worker that found a search starting while it imported the main
@@ -327,8 +356,10 @@ def _worker_main(
     problem_source: ProblemSource,
     timeout: float | None,
     threads: int,
+    warm_memory: int = 0,
 ) -> None:
-    """The loop of one worker process: receive a config, evaluate it, send the result."""
+    """The loop of one worker process: receive a config, evaluate it, send the result
+    and the checkpoints whose models it keeps warm."""
     # Ctrl-C and a batch scheduler's SIGTERM are for the driver to handle: it lets
     # running evaluations finish, or kills this process when it closes the pool. They
     # were blocked from this process's start (see _start_worker).
@@ -339,6 +370,7 @@ def _worker_main(
     tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    keep_warm_models(warm_memory)
     while True:
         try:
             message = connection.recv()
@@ -349,4 +381,10 @@ def _worker_main(
         config_dict, models_directory = message
         config = Config.from_dict(config_dict)
         result = function(problem_source, config, timeout, models_directory)
-        connection.send({"trial_id": config.trial_id, "result": result.to_dict()})
+        connection.send(
+            {
+                "trial_id": config.trial_id,
+                "result": result.to_dict(),
+                "warm": WORKER_MODELS.holding(),
+            }
+        )

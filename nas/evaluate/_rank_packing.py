@@ -19,6 +19,10 @@ The policy
 * **The lowest-numbered free ranks.** A group gets the ``k`` lowest-numbered free ranks.
   Open MPI maps consecutive ranks to the same node by default, so groups tend to stay on
   one node, where their allreduce is cheapest.
+* **A preferred rank, when free.** A config of width 1 may name the rank it would rather
+  run on (the one keeping its model warm): it gets that rank if it is free when the
+  config is placed, and the lowest free one otherwise. A preference never makes a config
+  wait, nor a rank idle.
 * **Widths.** The widest group is the largest power of two not above the number of
   worker ranks (``max_width``); a wider config is refused when it is submitted.
 * **Back-pressure.** :attr:`RankPacker.num_free`, which the driver reads as "how many
@@ -58,6 +62,8 @@ class _Waiting(Generic[Key]):
     width: int
     #: Its position in the order of submission (0 for the first config ever queued).
     sequence: int
+    #: The rank it would rather run on (width 1 only), or None.
+    preferred: int | None = None
 
 
 class RankPacker(Generic[Key]):
@@ -152,10 +158,16 @@ class RankPacker(Generic[Key]):
 
     # -- changes -----------------------------------------------------------------------
 
-    def enqueue(self, key: Key, width: int) -> None:
-        """Queue a config that asks for ``width`` ranks (start it with :meth:`place`)."""
+    def enqueue(self, key: Key, width: int, preferred: int | None = None) -> None:
+        """Queue a config that asks for ``width`` ranks (start it with :meth:`place`),
+        on rank ``preferred`` if it is free then (width 1 only; see the policy)."""
         self.check_width(width)
-        self._queue.append(_Waiting(key, width, self._enqueued))
+        if preferred is not None and (width != 1 or preferred not in self._ranks):
+            raise ValueError(
+                f"only a config of width 1 may prefer a rank, and only a worker rank: "
+                f"got width {width}, rank {preferred!r}"
+            )
+        self._queue.append(_Waiting(key, width, self._enqueued, preferred))
         self._enqueued += 1
 
     def place(self) -> list[tuple[Key, tuple[int, ...]]]:
@@ -169,8 +181,12 @@ class RankPacker(Generic[Key]):
             if entry.width > len(self._free):
                 index += 1
                 continue
-            ranks = tuple(self._free[: entry.width])
-            del self._free[: entry.width]
+            if entry.preferred in self._free:
+                self._free.remove(entry.preferred)
+                ranks = (entry.preferred,)
+            else:
+                ranks = tuple(self._free[: entry.width])
+                del self._free[: entry.width]
             del self._queue[index]  # the next entry moves into ``index``
             self._left += 1
             placed.append((entry.key, ranks))

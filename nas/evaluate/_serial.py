@@ -9,10 +9,13 @@ from pathlib import Path
 from nas.evaluate._base import Evaluator
 from nas.evaluate._evaluation import (
     EvaluationFunction,
+    default_warm_memory,
     evaluate,
+    keep_warm_models,
     problem_source,
 )
 from nas.problem import Problem
+from nas.train._warm import checked_memory
 from nas.trial import Config, Trial
 
 
@@ -28,6 +31,9 @@ class SerialEvaluator(Evaluator):
         timeout: seconds of training allowed per evaluation (None: no limit).
         models_directory: where to save each successful model (None: nowhere).
         function: what evaluates a config (default: train it on the problem).
+        warm_memory: bytes of trained models this process may keep to continue the next
+            segment of a configuration warm (None: 1 GiB, at most a quarter of the
+            machine's memory; 0: every segment loads its checkpoint); freed at close.
     """
 
     num_workers = 1
@@ -38,8 +44,13 @@ class SerialEvaluator(Evaluator):
         timeout: float | None = None,
         models_directory: Path | None = None,
         function: EvaluationFunction = evaluate,
+        warm_memory: int | None = None,
     ) -> None:
         self.problem_source = problem_source(problem)
+        self.warm_memory = (
+            default_warm_memory(1) if warm_memory is None else checked_memory(warm_memory)
+        )
+        keep_warm_models(self.warm_memory)
         self.function = function
         self.timeout = timeout
         self.models_directory = models_directory
@@ -58,3 +69,7 @@ class SerialEvaluator(Evaluator):
     @property
     def num_running(self) -> int:
         return len(self._queue)
+
+    def close(self) -> None:
+        """Drop the models kept warm: the search is over."""
+        keep_warm_models(0)

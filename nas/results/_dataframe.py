@@ -6,7 +6,8 @@ Column types, so that a notebook can filter, sort and plot without converting:
   (``rung``, ``resource``, ``epochs_trained``, ``epochs_reached``, ``parent``,
   ``num_parameters``, ``global_batch_size``): pandas' nullable ``Int64`` (``<NA>``).
 * ``objective``, ``duration``, ``build_time``, ``training_time``,
-  ``samples_per_second``: ``float64`` (NaN where missing).
+  ``samples_per_second``, ``startup_seconds``, ``epoch_seconds``: ``float64`` (NaN
+  where missing); ``warm``, ``pareto``: ``bool``.
 * ``submitted_at``, ``started_at``, ``finished_at``: ``datetime64`` in UTC (``NaT``
   for running trials).
 * ``status``, ``error``, ``error_stage``, ``worker``, ``decision``, ``reason``,
@@ -15,7 +16,7 @@ Column types, so that a notebook can filter, sort and plot without converting:
   ``info``: dicts; ``violated``: lists of the constraints broken.
 * several objectives: one ``float64`` column per objective and measured property not
   already a column (``val_accuracy``, ``latency_ms``, ``flops``), after ``objective``;
-  ``violation``: ``float64``; ``pareto``: ``bool``.
+  ``violation``: ``float64``.
 * one ``hp_<name>`` column per hyperparameter (the prefix keeps ``num_ranks`` or
   ``epochs`` apart from the fields of the same name): ``Int64`` when every value is an
   int, ``boolean`` when every value is a bool, else as pandas infers (float64, strings).
@@ -48,8 +49,11 @@ _FLOATS = [
     "build_time",
     "training_time",
     "samples_per_second",
+    "startup_seconds",
+    "epoch_seconds",
     "violation",
 ]
+_BOOLS = ["warm", "pareto"]
 _TIMES = ["submitted_at", "started_at", "finished_at"]
 _STRINGS = ["status", "error", "error_stage", "worker", "decision", "reason", "data_parallel"]
 _LEFT_OUT = {"hyperparameters", "learning_curve", "objectives", "measures"}
@@ -80,7 +84,8 @@ def records_to_dataframe(records: Sequence[TrialRecord]) -> Any:
         frame[name] = frame[name].astype("Int64")
     for name in _FLOATS + measured:
         frame[name] = frame[name].astype("float64")
-    frame["pareto"] = frame["pareto"].astype("bool")
+    for name in _BOOLS:
+        frame[name] = frame[name].astype("bool")
     for name in _TIMES:
         frame[name] = pandas.to_datetime(frame[name], utc=True)
     # A column that is all None (no failure yet) would otherwise be of type object.

@@ -56,6 +56,11 @@ class TrialRecord:
         training_time: seconds in ``fit``, None if not reached.
         global_batch_size: samples per optimizer step over all ranks.
         samples_per_second: training throughput over all ranks.
+        startup_seconds: its fixed cost: seconds from its start to the end of its first
+            training batch (building or loading, compiling, tracing); None if not reached.
+        epoch_seconds: median wall time of one of its epochs, validation included.
+        warm: whether it continued a model its worker kept in memory (no load, compile
+            or tracing) rather than its parent's checkpoint file.
         data_parallel: ``"horovod"`` or ``"mpi"`` for a width above 1, else None.
         learning_curve: metric name -> one value per epoch (None: NaN or infinity).
         info: everything the scheduler recorded about it (its job's notes and its
@@ -105,6 +110,9 @@ class TrialRecord:
     training_time: float | None = None
     global_batch_size: int | None = None
     samples_per_second: float | None = None
+    startup_seconds: float | None = None
+    epoch_seconds: float | None = None
+    warm: bool = False
     data_parallel: str | None = None
     learning_curve: dict[str, list[float | None]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -174,6 +182,9 @@ class TrialRecord:
             training_time=result.training_time,
             global_batch_size=result.global_batch_size,
             samples_per_second=result.samples_per_second,
+            startup_seconds=result.startup_seconds,
+            epoch_seconds=result.epoch_seconds,
+            warm=result.warm,
             data_parallel=result.data_parallel,
             learning_curve={name: list(values) for name, values in result.learning_curve.items()},
             info={**config.info, **notes},

@@ -22,6 +22,7 @@ from nas.train._measures import (
 )
 from nas.train._result import Stage, Status, TrainingResult
 from nas.train._trainer import partial_path, resolve_hyperparameters, train
+from nas.train._warm import WarmModels
 
 __all__ = [
     "FlopReport",
@@ -29,6 +30,7 @@ __all__ = [
     "Stage",
     "Status",
     "TrainingResult",
+    "WarmModels",
     "count_flops",
     "flop_report",
     "inference_latency",

@@ -44,6 +44,11 @@ class TrainingMonitor(keras.callbacks.Callback):
         interrupted: whether :func:`nas.train._interrupt.request_interrupt` stopped it.
         training_seconds: time spent in the training batches of complete epochs
             (validation excluded), for throughput.
+        first_batch_ended: ``time.perf_counter()`` when the first training batch ended
+            (the end of the fixed cost: building, compiling, tracing), None before.
+        epoch_seconds: wall time of each complete epoch, validation included; the first
+            counted from the end of its first batch, so that tracing the training step
+            is left out of it.
     """
 
     def __init__(
@@ -61,6 +66,8 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.timed_out = False
         self.interrupted = False
         self.training_seconds = 0.0
+        self.first_batch_ended: float | None = None
+        self.epoch_seconds: list[float] = []
         self._agree = agree or (lambda vote: vote)
         self._epoch = 0
         self._epoch_started = 0.0
@@ -73,6 +80,8 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._last_batch_ended = time.perf_counter()
+        if self.first_batch_ended is None:
+            self.first_batch_ended = self._last_batch_ended
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failure = f"loss became {float(loss)} at epoch {self._epoch + 1}"
@@ -96,6 +105,8 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.curve.setdefault(key, []).append(value)
         self.epochs_completed += 1
         self.training_seconds += self._last_batch_ended - self._epoch_started
+        counted_from = max(self._epoch_started, self.first_batch_ended or self._epoch_started)
+        self.epoch_seconds.append(time.perf_counter() - counted_from)
         # The logs are the same on every rank of a group, so this test agrees by itself.
         if self.objective in values and values[self.objective] is None:
             self.failure = (

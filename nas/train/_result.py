@@ -86,6 +86,15 @@ class TrainingResult:
         violation: the total amount by which it breaks them, relative to each bound
             (:func:`nas.pareto.total_violation`): 0 when feasible; what ranks
             infeasible trials among themselves.
+        warm: whether this segment continued a model its worker kept in memory from
+            the previous segment (no load, no compile, no tracing: see
+            :class:`nas.train.WarmModels`); False when it built or loaded one.
+        startup_seconds: the fixed cost paid before training proper: seconds from the
+            call's start to the end of the first training batch (loading data, building
+            or loading the model, compiling, tracing the training step); None if no
+            batch ran.
+        epoch_seconds: median wall time of a complete epoch, validation included (the
+            first counted from the end of its first batch); None if none completed.
 
     Example:
         >>> result = train(problem, arch_seq, {"learning_rate": 0.01})
@@ -116,6 +125,9 @@ class TrainingResult:
     measures: dict[str, float] = field(default_factory=dict)
     violated: list[str] = field(default_factory=list)
     violation: float = 0.0
+    warm: bool = False
+    startup_seconds: float | None = None
+    epoch_seconds: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

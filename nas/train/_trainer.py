@@ -34,6 +34,7 @@ from nas.train._interrupt import INTERRUPTED
 from nas.train._learning_rate import LearningRatePlan, LearningRateSchedule
 from nas.train._measures import measure
 from nas.train._result import Stage, Status, TrainingResult
+from nas.train._warm import WarmModels
 
 if TYPE_CHECKING:
     from nas.parallel import DataParallel
@@ -90,6 +91,7 @@ def train(
     learning_rate_scaling: Mapping[str, Any] | None = None,
     schedule_epochs: int | None = None,
     callbacks: Sequence[Any] = (),
+    warm_models: WarmModels | None = None,
 ) -> TrainingResult:
     """Build, compile and fit one architecture; return how it went.
 
@@ -152,6 +154,11 @@ def train(
             :mod:`nas.train._learning_rate`); None: this call's ``epochs``.
         callbacks: Keras callbacks of your own (a logger, a timer), called after the
             trainer's; on a group of ranks, every rank calls its own.
+        warm_models: where this process keeps the models it trained, to continue them
+            warm: a segment saving ``checkpoint_path`` keeps its model there, and one
+            continuing ``start_from`` takes the model kept for it, if any, instead of
+            loading, compiling and tracing it again (same weights, optimizer state and
+            random seeds as from the file). One rank training alone only.
 
     Returns:
         A :class:`TrainingResult`.
@@ -171,11 +178,14 @@ def train(
     config = resolve_hyperparameters(problem, hyperparameters, epochs=epochs)
     scaling = LearningRateScaling.from_dict(learning_rate_scaling)
     run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
+    run.clock_started = time.perf_counter()
     run.initial_epoch = _checked_initial_epoch(initial_epoch, config["epochs"])
     run.schedule_epochs = _checked_schedule_epochs(schedule_epochs, config["epochs"])
     deadline_after = _checked_timeout(timeout)
     group = open_group(comm)
     run.num_ranks = 1 if group is None else group.size
+    if group is not None:
+        warm_models = None  # a group's ranks would have to hold the same model
     stage = Stage.DATA
     error: str | None = None
     try:
@@ -188,7 +198,7 @@ def train(
         if start_from is None:
             model = _build(space, run, problem)
         else:
-            model = _load(Path(start_from), run)
+            model = _continued(Path(start_from), run, warm_models)
         stage = Stage.DATA
         check_outputs(dataset, model, problem.loss)
         feeds = _open_feeds(dataset, run, group)
@@ -227,6 +237,8 @@ def train(
             if error is not None:  # a later segment could not continue it
                 failed = {"status": Status.FAILED, "objective": None, "error": error}
                 return dataclasses.replace(result, **failed, error_stage=Stage.SAVE)
+            if warm_models is not None:
+                warm_models.keep(checkpoint_path, model, run.arch_seq)
         if result.ok and model_path is not None:
             error = _save(model, Path(model_path))
             if error is not None:  # the objective was measured: keep it, say why no model
@@ -323,6 +335,10 @@ class _Run:
     samples_per_epoch: int | None = None
     samples_per_second: float | None = None
     data_parallel: str | None = None
+    warm: bool = False
+    clock_started: float = 0.0
+    startup_seconds: float | None = None
+    epoch_seconds: float | None = None
 
     def result(
         self, status: Status, objective: float | None = None, **errors: Any
@@ -346,6 +362,9 @@ class _Run:
             global_batch_size=self.hyperparameters["batch_size"] * self.num_ranks,
             samples_per_second=self.samples_per_second,
             data_parallel=self.data_parallel,
+            warm=self.warm,
+            startup_seconds=self.startup_seconds,
+            epoch_seconds=self.epoch_seconds,
         )
 
 
@@ -371,6 +390,37 @@ def _build(space: SearchSpace, run: _Run, problem: Problem | None = None) -> Any
     run.num_parameters = int(model.count_params())
     run.build_time = time.perf_counter() - start
     return model
+
+
+def _continued(path: Path, run: _Run, warm_models: WarmModels | None) -> Any:
+    """The model a segment continues: kept warm in ``warm_models``, else loaded."""
+    model = None if warm_models is None else warm_models.take(path, run.arch_seq)
+    if model is None:
+        model = _load(path, run)
+    else:
+        # As the cold path does before loading: shuffling draws the same numbers.
+        import_keras().utils.set_random_seed(run.seed)
+        run.warm = True
+        run.num_parameters = int(model.count_params())
+        run.build_time = 0.0
+    _reseed_random_layers(model, run)
+    return model
+
+
+def _reseed_random_layers(model: Any, run: _Run) -> None:
+    """Give the model's random layers (dropout, noise) seeds of this segment's own.
+
+    A checkpoint does not hold their state: loading draws new seeds, in the order the
+    layers are made, while a model kept warm still holds the last segment's. Seeding
+    both from the trial's seed and the segment's first epoch makes warm and cold draw
+    the same numbers, and each segment other numbers than the last.
+    """
+    states = [v for v in model.variables if v.name == "seed_generator_state"]
+    if not states:
+        return
+    seeds = np.random.default_rng([run.seed, run.initial_epoch]).integers(1, 10**9, len(states))
+    for state, seed in zip(states, seeds, strict=True):
+        state.assign(np.array([seed, 0], dtype=state.dtype))
 
 
 def _load(path: Path, run: _Run) -> Any:
@@ -402,6 +452,10 @@ def _compile(
         optimizer = optimizer_class(learning_rate=rate)
     else:
         optimizer.learning_rate = rate
+        if run.warm and parallel is None:
+            # Compiling again would drop the traced steps, which is what warm saves;
+            # the rate is a variable of the optimizer, which those steps read.
+            return
     model.compile(
         optimizer=optimizer if parallel is None else parallel.distribute(optimizer),
         loss=dict(problem.loss) if isinstance(problem.loss, Mapping) else problem.loss,
@@ -585,6 +639,10 @@ def _timed(run: _Run, monitor: TrainingMonitor) -> Iterator[None]:
     finally:
         run.training_time = time.perf_counter() - start
         run.learning_curve, run.epochs_trained = monitor.curve, monitor.epochs_completed
+        if monitor.first_batch_ended is not None:
+            run.startup_seconds = monitor.first_batch_ended - run.clock_started
+        if monitor.epoch_seconds:
+            run.epoch_seconds = float(np.median(monitor.epoch_seconds))
         if monitor.epochs_completed and monitor.training_seconds > 0:
             samples = monitor.epochs_completed * (run.samples_per_epoch or 0)
             run.samples_per_second = samples / monitor.training_seconds

@@ -28,6 +28,10 @@ TOY_PROBLEMS = Path(__file__).resolve().parent.parent / "driver" / "toy_problems
         (["--problem", "p:q", "--out", "x", "--timeout", "-5"], "expected a positive number"),
         (["--resume", "no/such/run"], "holds no search to resume"),
         (["--resume", "a", "--out", "b"], "give either --out (a new search) or --resume DIR"),
+        (
+            ["--problem", "p:q", "--out", "x", "--warm-memory", "lots"],
+            "expected a memory size such as 0, 512M or 2G, got 'lots'",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
@@ -68,6 +72,17 @@ def test_any_search_parameter_is_reachable_with_search_option(tmp_path):
     assert search_main([*argv, "--no-progress"]) == 0
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["search_kwargs"] == {"kappa": 1.96, "liar": "best"}
+
+
+def test_the_warm_memory_is_recorded_in_bytes_and_may_change_on_resume(tmp_path):
+    argv = ["--problem", "problems.breast_cancer:problem", "--search", "random"]
+    argv += ["--evaluator", "simulated", "--max-evals", "3", "--out", str(tmp_path)]
+    assert search_main([*argv, "--warm-memory", "1.5G", "--no-progress"]) == 0
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["warm_memory"] == 3 * 2**29
+    resume = ["--resume", str(tmp_path), "--max-evals", "4", "--warm-memory", "0"]
+    assert search_main([*resume, "--no-progress"]) == 0
+    assert json.loads((tmp_path / "settings.json").read_text())["warm_memory"] == 0
 
 
 @pytest.mark.parametrize("damage", ["emptied", "removed"])

@@ -41,7 +41,7 @@ def test_serial_search_writes_journal_results_and_settings(tmp_path):
     rows = read_results(tmp_path)
     columns = list(rows[0])
     assert columns[:3] == ["trial_id", "arch_seq", "arch_hash"]
-    assert columns[-17:] == [
+    assert columns[-20:] == [
         "objective",
         "status",
         "error",
@@ -55,12 +55,15 @@ def test_serial_search_writes_journal_results_and_settings(tmp_path):
         "num_ranks",
         "global_batch_size",
         "samples_per_second",
+        "startup_seconds",
+        "epoch_seconds",
+        "warm",
         "data_parallel",
         "info",
         "epochs_reached",
         "parent",
     ]
-    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-17])
+    assert {"hp_learning_rate", "hp_epochs"} <= set(columns[3:-20])
     assert [row["status"] for row in rows] == ["ok"] * 3
     assert all(float(row["objective"]) > 0.5 for row in rows)
     assert json.loads(rows[0]["arch_seq"]) == list(results.trials[0].config.arch_seq)

@@ -1,6 +1,6 @@
 """``nas-search --early-stopping lcm --evaluator mpi`` under mpirun: segments continue
-their checkpoints on other ranks, the search ends by itself with exit code 0, and every
-evaluation says what learning-curve matching decided."""
+their checkpoints on other ranks or warm on their own, the search ends by itself with
+exit code 0, and every evaluation says what learning-curve matching decided."""
 
 from __future__ import annotations
 
@@ -55,5 +55,13 @@ def test_an_lcm_search_under_mpirun_ends_by_itself(tmp_path):
             assert config["initial_epoch"] == 2 and config["start_from"].endswith(
                 f"trial_{config['parent']}.keras"
             )
+    # A segment continues warm exactly when it ran on the rank that trained its parent
+    # (a free rank keeping the model gets the segment; a busy one is not waited for).
+    worker = {int(row["trial_id"]): row["worker"] for row in rows}
+    for row in rows:
+        parent = configs[int(row["trial_id"])]["parent"]
+        if parent is not None:
+            assert (row["warm"] == "True") == (row["worker"] == worker[parent]), row
+    assert any(row["warm"] == "True" for row in rows)
     notes = {e["trial_id"] for e in events if e["event"] == "note"}
     assert notes == set(configs)

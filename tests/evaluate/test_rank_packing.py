@@ -48,6 +48,25 @@ def test_a_group_gets_the_lowest_numbered_free_ranks() -> None:
     assert packer.place() == [("pair", (2, 4)), ("single", (5,))]
 
 
+def test_a_config_gets_the_rank_it_prefers_when_free_and_never_waits_for_it() -> None:
+    packer = RankPacker(range(1, 5))
+    fill(packer)
+    for rank in (1, 3, 4):
+        packer.release(rank)
+    packer.enqueue("warm on 3", 1, preferred=3)
+    packer.enqueue("warm on 2", 1, preferred=2)  # busy: the lowest free rank instead
+    packer.enqueue("anywhere", 1)
+    assert packer.place() == [("warm on 3", (3,)), ("warm on 2", (1,)), ("anywhere", (4,))]
+    assert packer.free_ranks == ()
+
+
+@pytest.mark.parametrize(("width", "rank"), [(2, 1), (1, 9), (1, 0)])
+def test_only_a_single_rank_config_may_prefer_a_worker_rank(width, rank) -> None:
+    packer = RankPacker(range(1, 5))
+    with pytest.raises(ValueError, match=f"width {width}, rank {rank}"):
+        packer.enqueue("config", width, preferred=rank)
+
+
 def test_the_starvation_guard_holds_freed_ranks_for_the_oldest_config() -> None:
     packer = RankPacker(range(1, 5))
     fill(packer)
