@@ -25,7 +25,7 @@ from typing import Any
 
 #: Memory a kept model costs beyond its variables (Keras layer objects, traced graphs),
 #: measured on this project's spaces (docs/benchmarks.md, "Warm continuation").
-MODEL_OVERHEAD_BYTES = 16 * 2**20
+MODEL_OVERHEAD_BYTES = 24 * 2**20
 
 
 @dataclass(frozen=True)
