@@ -26,10 +26,12 @@ from nas.cli._base import (
     positive_int,
     run_command,
 )
+from nas.evaluate import trial_callbacks
 from nas.exceptions import NASError
 from nas.problem import Problem, load_problem
 from nas.problem._training_settings import describe_training_hyperparameters
 from nas.train import Stage, TrainingResult, resolve_hyperparameters, train
+from nas.trial import Config
 
 
 class TrainCommand(Command):
@@ -97,6 +99,11 @@ class TrainCommand(Command):
         if args.draw is not None:
             print(f"drawing        {space.draw(args.draw, arch_seq)}")
         _print_header(problem, arch_seq, hyperparameters)
+        # The problem's own callbacks, as a search's evaluation gets them (trial 0, no
+        # search folder).
+        callbacks = trial_callbacks(
+            problem, Config(0, tuple(arch_seq), hyperparameters, args.seed)
+        )
         result = train(
             problem,
             arch_seq,
@@ -105,6 +112,7 @@ class TrainCommand(Command):
             seed=args.seed,
             timeout=args.timeout,
             verbose=args.verbose,
+            callbacks=callbacks,
         )
         _print_result(problem, result)
         if args.json is not None:

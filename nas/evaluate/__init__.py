@@ -15,6 +15,7 @@ from nas.evaluate._evaluation import (
     ProblemSource,
     evaluate,
     problem_source,
+    trial_callbacks,
     unreported_result,
 )
 from nas.evaluate._mpi import MPIEvaluator, stop_workers
@@ -42,5 +43,6 @@ __all__ = [
     "problem_source",
     "serve",
     "stop_workers",
+    "trial_callbacks",
     "unreported_result",
 ]

@@ -17,6 +17,7 @@ front, in folders ``pareto_trial<id>``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from nas._imports import import_keras
 from nas.driver import read_journal
 from nas.driver._driver import best_trials, front_trials, ranks_by_front
 from nas.driver._model_keeper import kept_model_path
+from nas.evaluate import trial_callbacks
 from nas.exceptions import NASError
 from nas.problem import Problem, load_problem
 from nas.train import train
@@ -215,6 +217,9 @@ def _trained_model(
     if retrain:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "model.keras"
+        # The problem's own callbacks, as the trial had them; outside the search (no
+        # folder, no TensorBoard logs over the search's).
+        alone = dataclasses.replace(trial.config, directory=None, tensorboard=False)
         result = train(
             problem,
             trial.config.arch_seq,
@@ -222,6 +227,7 @@ def _trained_model(
             epochs=epochs,
             seed=trial.config.seed,
             model_path=path,
+            callbacks=trial_callbacks(problem, alone),
         )
         if not result.ok:
             raise NASError(f"retraining trial {trial.config.trial_id} failed: {result.error}")

@@ -69,7 +69,7 @@ class Feed:
         """The keyword arguments of ``fit`` and ``evaluate`` that give them this data."""
         if self.kind == ARRAYS:
             x, y = self.data
-            return {"x": x, "y": y, "batch_size": self.batch_size}
+            return {"x": unwrapped_inputs(x), "y": y, "batch_size": self.batch_size}
         if self.kind == BATCHES:
             part = _part_of_batches_class()
             return {"x": part(self.data, self.shard, self.length, self.label)}
@@ -167,14 +167,24 @@ def _finite_check(label: str) -> Any:
     tf = import_tensorflow()
 
     def checked(*element: Any) -> tuple[Any, ...]:
-        return tuple(
+        x, *rest = (
             {name: _checked_tensor(tf, t, label, f"{what} {name!r}") for name, t in part.items()}
             if isinstance(part, Mapping)
             else _checked_tensor(tf, part, label, what)
             for what, part in zip(("x", "y", "sample_weight"), element)
         )
+        return (unwrapped_inputs(x), *rest)
 
     return checked
+
+
+def unwrapped_inputs(x: Any) -> Any:
+    """Inputs keyed by name, as the model takes them: a dict of one input (its name
+    already checked against the model's) as its only value, since Keras warns at every
+    trace that a dict is not the structure of a one-input model."""
+    if isinstance(x, Mapping) and len(x) == 1:
+        return next(iter(x.values()))
+    return x
 
 
 def _checked_tensor(tf: Any, tensor: Any, label: str, what: str) -> Any:

@@ -22,7 +22,7 @@ from nas.problem._outputs import check_inputs, check_outputs
 from nas.problem._streams import Shard, Stream
 from nas.problem._training_settings import check_training_value
 from nas.train._devices import bind_local_gpu
-from nas.train._feeds import ARRAYS, Feed, open_feed
+from nas.train._feeds import ARRAYS, Feed, open_feed, unwrapped_inputs
 from nas.train._group import (
     LearningRateScaling,
     RankGroup,
@@ -284,7 +284,8 @@ def _inference_sample(dataset: Dataset, model: Any) -> Any:
     x = dataset.valid[0] if isinstance(dataset.valid, tuple) else None
     if x is not None:
         keras = import_keras()
-        return keras.tree.map_structure(lambda array: np.asarray(array)[:_SAMPLE_ROWS], x)
+        rows = keras.tree.map_structure(lambda array: np.asarray(array)[:_SAMPLE_ROWS], x)
+        return unwrapped_inputs(rows)
     zeros = [np.zeros((1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
     return zeros[0] if len(zeros) == 1 else zeros
 

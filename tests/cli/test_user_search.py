@@ -127,3 +127,59 @@ def test_mpi_ranks_import_the_users_module_from_the_working_folder(tmp_path):
     )
     assert "2 evaluations (0 failed)" in done.stdout, explained(done)
     assert tensorflow_log_lines(done.stdout + done.stderr) == [], explained(done)
+
+
+#: The problem with a callbacks factory that logs each training's epochs to a CSV file
+#: in the working folder, named after the trial and the folder it was given.
+LOGGED = """
+import keras
+
+
+def log_epochs(info):
+    where = "search" if info.directory is not None else "alone"
+    return [keras.callbacks.CSVLogger(f"epochs_{where}_{info.trial_id}.csv")]
+
+
+problem.callbacks = log_epochs
+"""
+
+
+def run_command(folder: Path, command: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``command`` (beside nas-search) run in ``folder``, as in a shell."""
+    return subprocess.run(
+        [str(NAS_SEARCH.with_name(command)), *arguments],
+        cwd=folder,
+        env=user_environment(),
+        capture_output=True,
+        text=True,
+        timeout=540,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def epochs_logged(path: Path) -> list[str]:
+    return [line.split(",")[0] for line in path.read_text().splitlines()[1:]]
+
+
+def test_the_users_callbacks_run_in_nas_train_the_search_and_a_retraining_export(tmp_path):
+    (tmp_path / "nas_user_logged.py").write_text(DATA + PROBLEM + LOGGED)
+    problem = ("--problem", "nas_user_logged:problem")
+
+    done = run_command(tmp_path, "nas-train", *problem, "--epochs", "2")
+    assert done.returncode == 0, explained(done)
+    assert epochs_logged(tmp_path / "epochs_alone_0.csv") == ["0", "1"]
+
+    (tmp_path / "epochs_alone_0.csv").unlink()
+
+    search = ("--search", "random", "--max-evals", "2", "--evaluator", "serial")
+    done = nas_search(tmp_path, *problem, *search, "--keep-models", "0", "--out", "run")
+    assert done.returncode == 0, explained(done)
+    for trial_id in (0, 1):
+        assert epochs_logged(tmp_path / f"epochs_search_{trial_id}.csv") == ["0"]
+
+    retrain = ("--top", "1", "--retrain", "--epochs", "2", "--out", "exported")
+    done = run_command(tmp_path, "nas-export", "run", *retrain)
+    assert done.returncode == 0, explained(done)
+    [retrained] = tmp_path.glob("epochs_alone_*.csv")
+    assert epochs_logged(retrained) == ["0", "1"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -415,6 +416,23 @@ def test_named_inputs_feed_a_multi_input_space():
     problem = toy_problem(two_input_data, space=two_input_space, space_kwargs={})
     result = train(problem, [1], epochs=2)
     assert result.ok, result.error
+
+
+def test_one_input_keyed_by_its_name_trains_as_plain_arrays_without_a_keras_warning():
+    def keyed_data() -> Dataset:
+        plain = toy_data()
+        return Dataset(
+            train=({"input": plain.train[0]}, plain.train[1]),
+            valid=({"input": plain.valid[0]}, plain.valid[1]),
+        )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        keyed = train(toy_problem(keyed_data), DENSE_RELU, epochs=1)
+    assert keyed.ok, keyed.error
+    assert not [w for w in caught if "structure" in str(w.message)], caught[0].message
+    plain = train(toy_problem(), DENSE_RELU, epochs=1)
+    assert keyed.learning_curve == plain.learning_curve
 
 
 def test_input_names_that_do_not_match_the_space_fail_at_stage_data():
