@@ -1,11 +1,12 @@
 """A small problem whose trainings record what their checkpoints hold, for the PBT tests.
 
-Importing it wraps the trainer's checkpoint save and load (every rank imports the
+Importing it wraps the trainer's checkpoint save and its taking of the model a segment
+continues, loaded from the checkpoint or kept warm by the worker (every rank imports the
 problem by name before training): when ``NAS_TEST_DIGESTS`` names a folder, each save
-and each load appends ``{"event", "path", "weights", "optimizer", "iterations"}`` to
+and each continuation appends ``{"event", "path", "weights", "optimizer", "iterations"}`` to
 ``<folder>/<pid>.jsonl``, with digests of the model's weights and of its optimizer's
 variables (moments, iteration count, learning rate) at that moment. A copy made by
-population-based training must load exactly what its source saved.
+population-based training must continue exactly what its source saved, warm or not.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from problems.breast_cancer import load_data
 #: The environment variable naming the folder of the records.
 DIGESTS = "NAS_TEST_DIGESTS"
 
-_load, _save = _trainer._load, _trainer._save
+_continued, _save = _trainer._continued, _trainer._save
 
 
 def _record(event: str, path: Path, model: Any) -> None:
@@ -42,8 +43,8 @@ def _record(event: str, path: Path, model: Any) -> None:
         file.write(json.dumps(record) + "\n")
 
 
-def _recording_load(path: Path, run: Any) -> Any:
-    model = _load(path, run)
+def _recording_continued(path: Path, run: Any, warm_models: Any) -> Any:
+    model = _continued(path, run, warm_models)
     _record("load", path, model)  # before the trainer sets this segment's learning rate
     return model
 
@@ -54,9 +55,9 @@ def _recording_save(model: Any, path: Path) -> None:
 
 
 # The trainer calls these through its module's globals: wrap them there, once.
-if not getattr(_trainer._load, "records_digests", False):
-    _recording_load.records_digests = True  # type: ignore[attr-defined]
-    _trainer._load, _trainer._save = _recording_load, _recording_save
+if not getattr(_trainer._continued, "records_digests", False):
+    _recording_continued.records_digests = True  # type: ignore[attr-defined]
+    _trainer._continued, _trainer._save = _recording_continued, _recording_save
 
 problem = Problem(
     "pbt_digests",

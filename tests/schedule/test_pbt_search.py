@@ -114,6 +114,9 @@ def test_a_pbt_search_stopped_by_its_budget_resumes_to_the_end(tmp_path, monkeyp
     assert 3 * 2 <= len(resumed.trials) <= 3 * EPOCHS
     before = [trial.config.trial_id for trial in first.trials]
     check_population_based_training(out, digests, population=3, saved_before_resume=before)
+    # One process trains every segment: those continuing a model it kept go on warm
+    # (and were checked above to hold what their checkpoint holds).
+    assert any(trial.result.warm for trial in resumed.trials)
 
 
 @pytest.mark.mpi
