@@ -607,7 +607,7 @@ class Study:
             self.settings["num_workers"],
             self.settings["eval_timeout"],
             self._models_directory(),
-            self.settings.get("warm_memory"),
+            self.settings["warm_memory"],
         )
 
     def _models_directory(self) -> Path | None:

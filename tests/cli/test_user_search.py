@@ -54,10 +54,11 @@ def write_module(folder: Path) -> None:
     (folder / "nas_user_tabular.py").write_text(DATA + PROBLEM)
 
 
-def nas_search(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """``nas-search ARGUMENTS`` run in ``folder``, as typed in a user's shell."""
+def run_command(folder: Path, command: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``command ARGUMENTS`` (``nas-train``, ``nas-export``: beside
+    nas-search) run in ``folder``, as typed in a user's shell."""
     return subprocess.run(
-        [str(NAS_SEARCH), *arguments],
+        [str(NAS_SEARCH.with_name(command)), *arguments],
         cwd=folder,
         env=user_environment(),
         capture_output=True,
@@ -66,6 +67,11 @@ def nas_search(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+def nas_search(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``nas-search ARGUMENTS`` run in ``folder``, as typed in a user's shell."""
+    return run_command(folder, "nas-search", *arguments)
 
 
 def explained(done: subprocess.CompletedProcess[str]) -> str:
@@ -142,20 +148,6 @@ def log_epochs(info):
 
 problem.callbacks = log_epochs
 """
-
-
-def run_command(folder: Path, command: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """The installed ``command`` (beside nas-search) run in ``folder``, as in a shell."""
-    return subprocess.run(
-        [str(NAS_SEARCH.with_name(command)), *arguments],
-        cwd=folder,
-        env=user_environment(),
-        capture_output=True,
-        text=True,
-        timeout=540,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def epochs_logged(path: Path) -> list[str]:
