@@ -35,9 +35,12 @@ def keep_warm_models(memory: int) -> None:
         WORKER_MODELS.clear()
 
 
-def default_warm_memory(num_workers: int) -> int:
-    """The default memory for warm models per worker: 1 GiB, and no more than a quarter
-    of this machine's memory shared by ``num_workers`` workers."""
+def warm_memory_budget(memory: int | None, num_workers: int) -> int:
+    """A worker's budget for warm models: ``memory`` bytes, checked, or by default (None)
+    1 GiB and no more than a quarter of this machine's memory shared by ``num_workers``
+    workers."""
+    if memory is not None:
+        return checked_memory(memory)
     try:
         physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not a POSIX system: the plain default

@@ -13,9 +13,9 @@ from typing import Any
 from nas._stop import ignore_stop_signals
 from nas.evaluate._evaluation import (
     WORKER_MODELS,
-    default_warm_memory,
     keep_warm_models,
     unreported_result,
+    warm_memory_budget,
 )
 from nas.evaluate._mpi_protocol import (
     DONE,
@@ -54,7 +54,7 @@ def serve(comm: Any = None) -> None:
     worker ranks on its node (collective over the worker ranks, not rank 0). A rank
     keeps the models it trained alone warm for their next segment, within the task's
     ``warm_memory`` (by default a share of its node's memory, see
-    :func:`~nas.evaluate._evaluation.default_warm_memory`).
+    :func:`~nas.evaluate._evaluation.warm_memory_budget`).
 
     Example:
         >>> from mpi4py import MPI
@@ -78,7 +78,6 @@ def serve(comm: Any = None) -> None:
     ignore_stop_signals()
     local_rank, node_ranks = _node_placement(comm)
     os.environ[LOCAL_RANK_VARIABLE] = str(local_rank)
-    node_warm_memory = default_warm_memory(node_ranks)
     backoff = Backoff()
     while True:
         # Only our tags, so that messages of other code on ``comm`` are left alone.
@@ -87,7 +86,7 @@ def serve(comm: Any = None) -> None:
         message = comm.improbe(source=0, tag=TASK)
         if message is not None:
             task = message.recv()
-            keep_warm_models(node_warm_memory if task.warm_memory is None else task.warm_memory)
+            keep_warm_models(warm_memory_budget(task.warm_memory, node_ranks))
             with _stop_watch(comm):
                 done = _run(task, comm, rank)
             # A blocking send: a large result (rendezvous protocol) must reach rank 0

@@ -33,15 +33,15 @@ from nas.evaluate._evaluation import (
     WORKER_MODELS,
     EvaluationFunction,
     ProblemSource,
-    default_warm_memory,
     evaluate,
     keep_warm_models,
     problem_source,
     unreported_result,
+    warm_memory_budget,
 )
 from nas.problem import Problem
 from nas.train import Status, TrainingResult
-from nas.train._warm import checked_memory, checkpoint_key
+from nas.train._warm import checkpoint_key
 from nas.trial import Config, Trial
 
 # Forking a process that has imported TensorFlow is unsafe (its thread pools do not
@@ -126,9 +126,7 @@ class ProcessPoolEvaluator(Evaluator):
         self.models_directory = models_directory
         self.max_evals_per_worker = max_evals_per_worker
         self.function = function
-        self.warm_memory = default_warm_memory(num_workers)
-        if warm_memory is not None:
-            self.warm_memory = checked_memory(warm_memory)
+        self.warm_memory = warm_memory_budget(warm_memory, num_workers)
         self._started = 0
         self._workers = [self._start_worker() for _ in range(num_workers)]
 
@@ -239,7 +237,7 @@ class ProcessPoolEvaluator(Evaluator):
             try:
                 message = worker.connection.recv()
                 result = TrainingResult.from_dict(message["result"])
-                worker.warm = frozenset(message.get("warm", ()))
+                worker.warm = frozenset(message["warm"])
             except (EOFError, OSError):
                 pass  # it died after all: handled below
         if result is None and not worker.process.is_alive():

@@ -9,13 +9,12 @@ from pathlib import Path
 from nas.evaluate._base import Evaluator
 from nas.evaluate._evaluation import (
     EvaluationFunction,
-    default_warm_memory,
     evaluate,
     keep_warm_models,
     problem_source,
+    warm_memory_budget,
 )
 from nas.problem import Problem
-from nas.train._warm import checked_memory
 from nas.trial import Config, Trial
 
 
@@ -47,9 +46,7 @@ class SerialEvaluator(Evaluator):
         warm_memory: int | None = None,
     ) -> None:
         self.problem_source = problem_source(problem)
-        self.warm_memory = (
-            default_warm_memory(1) if warm_memory is None else checked_memory(warm_memory)
-        )
+        self.warm_memory = warm_memory_budget(warm_memory, 1)
         keep_warm_models(self.warm_memory)
         self.function = function
         self.timeout = timeout

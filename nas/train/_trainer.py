@@ -178,7 +178,6 @@ def train(
     config = resolve_hyperparameters(problem, hyperparameters, epochs=epochs)
     scaling = LearningRateScaling.from_dict(learning_rate_scaling)
     run = _Run(time.time(), config, _checked_arch_seq(arch_seq), _checked_seed(seed))
-    run.clock_started = time.perf_counter()
     run.initial_epoch = _checked_initial_epoch(initial_epoch, config["epochs"])
     run.schedule_epochs = _checked_schedule_epochs(schedule_epochs, config["epochs"])
     deadline_after = _checked_timeout(timeout)
@@ -337,7 +336,8 @@ class _Run:
     samples_per_second: float | None = None
     data_parallel: str | None = None
     warm: bool = False
-    clock_started: float = 0.0
+    #: ``time.perf_counter()`` when the call started, for ``startup_seconds``.
+    clock_started: float = field(default_factory=time.perf_counter)
     startup_seconds: float | None = None
     epoch_seconds: float | None = None
 
@@ -453,7 +453,7 @@ def _compile(
         optimizer = optimizer_class(learning_rate=rate)
     else:
         optimizer.learning_rate = rate
-        if run.warm and parallel is None:
+        if run.warm:  # one rank alone: no group's optimizer to distribute
             # Compiling again would drop the traced steps, which is what warm saves;
             # the rate is a variable of the optimizer, which those steps read.
             return

@@ -23,10 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Memory a kept model costs beyond its variables (Keras layer objects, traced graphs),
-#: measured on this project's spaces (docs/benchmarks.md, "Warm continuation").
-MODEL_OVERHEAD_BYTES = 24 * 2**20
-
 
 @dataclass(frozen=True)
 class _Kept:
@@ -39,14 +35,19 @@ class _Kept:
 class WarmModels:
     """The models one worker keeps in memory, by the checkpoint each stands for.
 
-    Bounded by ``memory`` bytes (the variables of each model and its optimizer, plus
-    :data:`MODEL_OVERHEAD_BYTES`): keeping a model evicts the least recently kept ones
-    until the rest fit. A model is continued at most once (:meth:`take` removes it):
-    after that it is no longer what its checkpoint holds.
+    Bounded by ``memory`` bytes (each model counted as :meth:`cost` says): keeping a
+    model evicts the least recently kept ones until the rest fit. A model is continued
+    at most once (:meth:`take` removes it): after that it is no longer what its
+    checkpoint holds.
 
     Args:
         memory: bytes models may take; 0 keeps none (every segment loads its checkpoint).
     """
+
+    #: Memory a kept model costs beyond its variables (Keras layer objects, traced
+    #: graphs), measured on this project's spaces (docs/benchmarks.md, "Warm
+    #: continuation").
+    OVERHEAD_PER_MODEL = 24 * 2**20
 
     def __init__(self, memory: int = 0) -> None:
         self.memory = checked_memory(memory)
@@ -57,13 +58,29 @@ class WarmModels:
         key = checkpoint_key(checkpoint)
         self._kept.pop(key, None)
         file = _file_identity(key)
-        nbytes = model_nbytes(model)
+        nbytes = self.cost(model)
         if file is None or nbytes > self.memory:
             return
         self._forget_gone()
         self._kept[key] = _Kept(model, tuple(arch_seq), file, nbytes)
         while self.nbytes > self.memory:
             self._kept.popitem(last=False)
+
+    @classmethod
+    def cost(cls, model: Any) -> int:
+        """The bytes ``model`` is counted for: its variables and its optimizer's, plus
+        :attr:`OVERHEAD_PER_MODEL`."""
+        variables = list(model.variables)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            variables += list(optimizer.variables)
+        size = 0
+        for variable in variables:
+            count = 1
+            for dimension in variable.shape:
+                count *= int(dimension)
+            size += count * _itemsize(variable.dtype)
+        return size + cls.OVERHEAD_PER_MODEL
 
     def take(self, checkpoint: str | Path, arch_seq: Sequence[Any]) -> Any | None:
         """The model kept for ``checkpoint`` (removed from the store), or None when there
@@ -95,21 +112,6 @@ class WarmModels:
         continue them from memory (the driver deletes checkpoints it no longer needs)."""
         for key in [key for key, kept in self._kept.items() if _file_identity(key) != kept.file]:
             del self._kept[key]
-
-
-def model_nbytes(model: Any) -> int:
-    """Bytes of ``model``'s variables and its optimizer's, plus the fixed overhead."""
-    variables = list(model.variables)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None:
-        variables += list(optimizer.variables)
-    size = 0
-    for variable in variables:
-        count = 1
-        for dimension in variable.shape:
-            count *= int(dimension)
-        size += count * _itemsize(variable.dtype)
-    return size + MODEL_OVERHEAD_BYTES
 
 
 def checked_memory(memory: Any) -> int:

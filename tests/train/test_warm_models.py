@@ -12,7 +12,6 @@ from nas._imports import import_keras
 from nas.problem import Categorical, Dataset, Float, Problem
 from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
 from nas.train import WarmModels, train
-from nas.train._warm import MODEL_OVERHEAD_BYTES, model_nbytes
 
 keras = import_keras()
 
@@ -149,7 +148,7 @@ def test_a_model_evicted_by_the_memory_budget_continues_cold_from_its_checkpoint
     store = WarmModels(2**30)
     first_segment(tmp_path, store, seed=0, name="first")
     one_model = store.nbytes
-    assert one_model > MODEL_OVERHEAD_BYTES
+    assert one_model > WarmModels.OVERHEAD_PER_MODEL
     # Room for one model: keeping the second evicts the first, least recently kept.
     store.memory = one_model + one_model // 2
     first_segment(tmp_path, store, seed=1, name="second")
@@ -163,7 +162,7 @@ def test_a_model_evicted_by_the_memory_budget_continues_cold_from_its_checkpoint
 
 
 def test_a_budget_smaller_than_a_model_keeps_nothing(tmp_path):
-    store = WarmModels(MODEL_OVERHEAD_BYTES)
+    store = WarmModels(WarmModels.OVERHEAD_PER_MODEL)
     first_segment(tmp_path, store)
     assert len(store) == 0 and store.nbytes == 0
     result, _ = next_segment(tmp_path, store, "second")
@@ -216,7 +215,7 @@ def test_a_model_is_counted_by_its_and_its_optimizers_variables():
     model.optimizer.build(model.trainable_variables)
     # Dense(3 -> 5): 20 float32 weights; Adam keeps two moments of each, and a few
     # scalars (its step count, its learning rate).
-    counted = model_nbytes(model) - MODEL_OVERHEAD_BYTES
+    counted = WarmModels.cost(model) - WarmModels.OVERHEAD_PER_MODEL
     assert 4 * 20 * 3 < counted <= 4 * 20 * 3 + 64
 
 
