@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,6 +142,25 @@ def user_environment() -> dict[str, str]:
         for name, value in os.environ.items()
         if name not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")
     }
+
+
+@pytest.fixture
+def training_state_probe() -> Callable[[], Any]:
+    """Makes Keras callbacks telling whether the optimizer's and the compiled loss's and
+    metrics' variables exist when ``fit`` starts, before it traces its train step
+    (``probe.made``)."""
+    import keras
+
+    class Probe(keras.callbacks.Callback):
+        made: bool | None = None
+
+        def on_train_begin(self, logs=None):
+            metrics = self.model.metrics  # a Metric made whole (Mean) has no built
+            self.made = self.model.optimizer.built and all(
+                getattr(metric, "built", True) for metric in metrics
+            )
+
+    return Probe
 
 
 @pytest.fixture

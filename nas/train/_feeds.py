@@ -81,6 +81,27 @@ class Feed:
         return {"x": batches.map(_finite_check(self.label)).prefetch(tf.data.AUTOTUNE)}
 
 
+    def example_batch(self) -> tuple[Any, ...] | None:
+        """One batch as ``fit`` gives it to the train step, ``(x, y)`` or ``(x, y,
+        sample_weight)``: the first row of arrays, a ``PyDataset``'s first batch, or zeros
+        of a pipeline's sample shapes (a dimension it leaves open taken as 1). None for a
+        pipeline of other than dense tensors (ragged, sparse), which zeros cannot stand
+        for."""
+        if self.kind == ARRAYS:
+            x, y = import_keras().tree.map_structure(lambda array: array[:1], self.data)
+            return unwrapped_inputs(x), y
+        if self.kind == BATCHES:
+            return tuple(self.data[self.shard.index])
+        tf = import_tensorflow()
+        specs = self.data.element_spec
+        if not all(isinstance(spec, tf.TensorSpec) for spec in tf.nest.flatten(specs)):
+            return None
+        x, *rest = tf.nest.map_structure(
+            lambda spec: tf.zeros([1, *(size or 1 for size in spec.shape)], spec.dtype), specs
+        )
+        return (unwrapped_inputs(x), *rest)
+
+
 def open_feed(
     split: Split, label: str, *, batch_size: int, seed: int, shard: Shard, cut: bool
 ) -> Feed:

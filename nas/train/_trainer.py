@@ -517,6 +517,7 @@ def _fit(
     callbacks: Sequence[Any] = (),
 ) -> TrainingMonitor:
     monitor = _monitor(problem, timeout)
+    _create_training_variables(model, feeds.train)
     run.samples_per_epoch = feeds.train.samples
     plan = _learning_rate_plan(run, feeds.train.steps)
     with _timed(run, monitor):
@@ -535,6 +536,31 @@ def _fit(
             verbose=verbose,
         )
     return monitor
+
+
+def _create_training_variables(model: Any, feed: Feed) -> None:
+    """Create the variables of the optimizer and of the compiled loss and metrics now,
+    from one example batch run eagerly.
+
+    Keras, without a distribution strategy, creates them inside the first trace of the
+    train step, and TensorFlow traces a function that creates variables a second time:
+    for a small model that second trace is most of what a new segment costs before its
+    first batch. Nothing trained changes: the variables start as they would have, and
+    ``fit`` resets the metrics this batch updates before its first epoch.
+    """
+    optimizer = model.optimizer
+    # Metrics that make their variables when made (Mean) have no ``built``.
+    if optimizer.built and all(getattr(metric, "built", True) for metric in model.metrics):
+        return  # a model kept warm, or one whose fit has run
+    batch = feed.example_batch()
+    if batch is None:
+        return
+    x, y, sample_weight = import_keras().utils.unpack_x_y_sample_weight(batch)
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    y_pred = model(x, training=False)
+    model.compute_loss(x, y, y_pred, sample_weight, training=False)
+    model.compute_metrics(x, y, y_pred, sample_weight)
 
 
 def _learning_rate_plan(
@@ -580,6 +606,7 @@ def _fit_on_group(
     with data_parallel(group.comm) as parallel:
         run.data_parallel = parallel.name
         _compile(model, problem, run, base_rate, parallel)
+        _create_training_variables(model, feeds.train)
         parallel.broadcast_weights(model)
         monitor = _monitor(problem, timeout, agree=parallel.any)
         run.samples_per_epoch = feeds.train.samples * group.size

@@ -177,7 +177,7 @@ def test_one_batch_per_epoch_gives_the_same_model_from_a_stream_and_from_arrays(
 
 
 @pytest.mark.slow
-def test_a_pydataset_and_a_generator_train():
+def test_a_pydataset_and_a_generator_train(training_state_probe):
     import tensorflow as tf
 
     train_split, valid_split = arrays()
@@ -199,9 +199,11 @@ def test_a_pydataset_and_a_generator_train():
         )
     )
     problem.check()
-    result = train(problem, [1, 1], seed=0)
+    probe = training_state_probe()
+    result = train(problem, [1, 1], seed=0, callbacks=[probe])
     assert result.status is Status.OK, result.error
     assert result.epochs_trained == 2 and len(result.learning_curve["val_accuracy"]) == 2
+    assert probe.made  # from the PyDataset's first batch
 
 
 def test_a_pydataset_must_be_made_with_the_configurations_batch_size():
@@ -247,7 +249,7 @@ def test_a_nan_read_from_a_stream_fails_the_evaluation_naming_split_and_input():
 
 
 @pytest.mark.slow
-def test_two_outputs_stream_their_targets_by_name():
+def test_two_outputs_stream_their_targets_by_name(training_state_probe):
     import tensorflow as tf
 
     from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
@@ -284,9 +286,11 @@ def test_two_outputs_stream_their_targets_by_name():
     )
     assert problem.load_data().output_names == ["label", "score"]
     problem.check()
-    result = train(problem, [0])
+    probe = training_state_probe()
+    result = train(problem, [0], callbacks=[probe])
     assert result.status is Status.OK, result.error
     assert {"val_label_accuracy", "val_score_mae"} <= set(result.learning_curve)
+    assert probe.made  # from zeros shaped as the pipeline's samples, by name
 
 
 def test_normalize_reads_a_stream_in_blocks_and_finds_the_arrays_statistics():

@@ -204,6 +204,40 @@ def test_train_reports_the_best_epoch_and_the_learning_curve(problem):
     assert_json_without_sentinels(result)
 
 
+def test_training_state_is_made_before_the_first_trace_and_trains_as_plain_keras(
+    problem, training_state_probe
+):
+    """Keras makes these variables inside the first trace of the train step, which
+    TensorFlow then traces again; made beforehand, nothing trained changes: the learning
+    curve is that of plain Keras compile and fit, to the bit."""
+    keras = import_keras()
+    probe = training_state_probe()
+    result = train(problem, DENSE_RELU, {"learning_rate": 0.05}, seed=1, callbacks=[probe])
+    assert result.ok, result.error
+    assert probe.made is True
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(1)
+    model = problem.build_space().build(DENSE_RELU)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    data = toy_data()
+    probe = training_state_probe()
+    history = model.fit(
+        *data.train,
+        batch_size=32,
+        epochs=3,
+        validation_data=data.valid,
+        callbacks=[probe],
+        verbose=0,
+    )
+    assert probe.made is False  # what the trainer saves
+    assert result.learning_curve == history.history
+
+
 @pytest.mark.slow
 def test_minimised_objectives_report_the_smallest_value():
     result = train(regression_problem(regression_data), DENSE_RELU, seed=0)
