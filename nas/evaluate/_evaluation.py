@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import pickle
 import time
@@ -33,6 +34,21 @@ def keep_warm_models(memory: int) -> None:
     WORKER_MODELS.memory = checked_memory(memory)
     if not memory:
         WORKER_MODELS.clear()
+
+
+@functools.cache
+def freeze_startup_objects() -> None:
+    """Leave the objects this worker process has made so far, TensorFlow's and Keras'
+    modules above all, out of Python's full garbage collections for good.
+
+    :func:`nas.train.train` clears the Keras session before every model, which runs a
+    full collection, and walking what importing TensorFlow made is most of its time. A
+    worker calls this once, before its first model, so that no model is ever frozen (a
+    frozen object that becomes garbage is never collected).
+    """
+    import_keras()
+    gc.collect()
+    gc.freeze()
 
 
 def warm_memory_budget(memory: int | None, num_workers: int) -> int:

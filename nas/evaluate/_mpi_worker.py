@@ -13,6 +13,8 @@ from typing import Any
 from nas._stop import ignore_stop_signals
 from nas.evaluate._evaluation import (
     WORKER_MODELS,
+    evaluate,
+    freeze_startup_objects,
     keep_warm_models,
     unreported_result,
     warm_memory_budget,
@@ -151,6 +153,8 @@ def _run(task: Task, comm: Any, rank: int) -> Done:
     group_comm = None
     try:
         function = pickle.loads(task.function)  # pickled by rank 0: trusted
+        if function is evaluate:
+            freeze_startup_objects()
         if len(task.ranks) > 1:
             group_comm = _create_group(comm, task)
         result = function(

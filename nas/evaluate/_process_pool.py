@@ -34,6 +34,7 @@ from nas.evaluate._evaluation import (
     EvaluationFunction,
     ProblemSource,
     evaluate,
+    freeze_startup_objects,
     keep_warm_models,
     problem_source,
     unreported_result,
@@ -368,6 +369,8 @@ def _worker_main(
     tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    if function is evaluate:
+        freeze_startup_objects()
     keep_warm_models(warm_memory)
     while True:
         try:

@@ -80,7 +80,6 @@ class Feed:
         batches = batches.apply(tf.data.experimental.assert_cardinality(self.steps))
         return {"x": batches.map(_finite_check(self.label)).prefetch(tf.data.AUTOTUNE)}
 
-
     def example_batch(self) -> tuple[Any, ...] | None:
         """One batch as ``fit`` gives it to the train step, ``(x, y)`` or ``(x, y,
         sample_weight)``: the first row of arrays, a ``PyDataset``'s first batch, or zeros

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from toy_problems import hanging_evaluation
+from toy_problems import hanging_evaluation, load_data
 
 from nas.evaluate import ProcessPoolEvaluator
+from nas.problem import Problem
 from nas.train import Status
 from nas.trial import Config
 
@@ -29,6 +30,45 @@ def test_an_evaluation_past_its_timeout_is_killed_and_recorded():
         assert "overran its timeout of 0.5 s" in trial.result.error
         assert pool.num_free == 1  # a fresh worker took the killed one's place
         assert trial.worker == "process-0" and pool._workers[0].name == "process-1"
+
+
+def test_a_training_worker_freezes_its_start_up_objects_once_before_its_first_model(tmp_path):
+    """Keras clears its session with a full garbage collection before every model: the
+    worker leaves what importing TensorFlow made out of those (``gc.freeze``) once, so
+    that they walk only what was made since, and no model of its own is frozen."""
+    seen = tmp_path / "freeze_counts"
+
+    def record_freeze_count(info):
+        import gc
+
+        import keras
+
+        class FreezeCount(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                with open(seen, "a") as out:
+                    out.write(f"{gc.get_freeze_count()}\n")
+
+        return [FreezeCount()]
+
+    problem = Problem(  # made here, as in a notebook: it travels pickled
+        "frozen",
+        load_data,
+        "spaces.dense_skip:dense_skip_space",
+        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 1},
+        hyperparameters={"epochs": 1},
+        loss="sparse_categorical_crossentropy",
+        callbacks=record_freeze_count,
+    )
+    with ProcessPoolEvaluator(problem, num_workers=1) as pool:
+        for trial_id in range(2):
+            pool.submit(Config(trial_id, (0, 1), {}, seed=0))
+            trials = []
+            while not trials:
+                trials = pool.collect(timeout=120)
+            assert trials[0].result.ok, trials[0].result.error
+    first, second = map(int, seen.read_text().split())
+    # TensorFlow's objects, frozen once, before the first model.
+    assert first > 100_000 and second == first
 
 
 def test_bad_pool_parameters_are_refused():
