@@ -16,7 +16,9 @@ inside :func:`tensorflow_logs_filtered`, which apply the level to those lines.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import logging
 import os
 import re
 import sys
@@ -68,7 +70,31 @@ def import_tensorflow() -> ModuleType:
         quiet_tensorflow_logs()
         with tensorflow_logs_filtered():
             import tensorflow  # noqa: F401
+    _hide_retracing_warnings_of_new_models()
     return sys.modules["tensorflow"]
+
+
+class _RetracingOfNewModels(logging.Filter):
+    """Drops TensorFlow's warning that Keras' train, test or predict function "triggered
+    tf.function retracing".
+
+    TensorFlow counts the traces of one piece of Python code over every function made
+    from it, and Keras makes those functions anew for every model: a search, which
+    builds and traces a new model per evaluation by design, would be told that it
+    retraces too often. Retracing of any other function (a user's own) is still shown.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            "triggered tf.function retracing" in message
+            and "TensorFlowTrainer._make_function" in message
+        )
+
+
+@functools.cache
+def _hide_retracing_warnings_of_new_models() -> None:
+    logging.getLogger("tensorflow").addFilter(_RetracingOfNewModels())
 
 
 def import_keras() -> ModuleType:

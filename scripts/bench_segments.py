@@ -38,6 +38,16 @@ growth of the resident set per training when the models are not kept, then when 
 are; the difference is what keeping costs.
 
     PYTHONPATH=. .venv/bin/python scripts/bench_segments.py --memory
+
+``--startup`` measures instead the fixed cost of a new segment (its ``startup``, from
+the start to the end of the first training batch, 1 epoch) with ``nas.train.train``
+against plain Keras on the same architectures, data and defaults in the same process:
+build, ``compile``, ``fit`` with validation data. Plain Keras makes the optimizer's and
+the metrics' variables inside the first trace of its train step, which TensorFlow then
+traces a second time; ``train`` makes them beforehand. The order alternates per
+architecture.
+
+    PYTHONPATH=. .venv/bin/python scripts/bench_segments.py --startup
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +69,8 @@ from _harness import format_table as text_table
 
 from nas import Study
 from nas.evaluate import ProcessPoolEvaluator
-from nas.train import WarmModels, train
+from nas.problem import OPTIMIZERS
+from nas.train import WarmModels, resolve_hyperparameters, train
 from problems import breast_cancer, covertype
 
 #: The shipped problems, 9 epochs and no patience (see the notes above).
@@ -180,6 +192,64 @@ def memory_row(problem_name: str, folder: Path, models: int = 5) -> list[str]:
     ]
 
 
+def plain_keras_startup(problem_name: str, arch_seq: list[int], seed: int) -> float:
+    """Seconds from building to the end of the first batch with plain Keras, 1 epoch."""
+    import keras
+
+    problem = PROBLEMS[problem_name]
+    config = resolve_hyperparameters(problem, None)
+    data = problem.load_data()
+    first_batch: list[float] = []
+
+    class FirstBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if not first_batch:
+                first_batch.append(time.perf_counter())
+
+    started = time.perf_counter()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = problem.build_space(config).build(arch_seq)
+    optimizer = getattr(keras.optimizers, OPTIMIZERS[config["optimizer"]])
+    model.compile(
+        optimizer=optimizer(learning_rate=config["learning_rate"]),
+        loss=problem.loss,
+        metrics=list(problem.metrics),
+    )
+    model.fit(
+        *data.train,
+        batch_size=config["batch_size"],
+        epochs=1,
+        validation_data=data.valid,
+        callbacks=[FirstBatch()],
+        verbose=0,
+    )
+    return first_batch[0] - started
+
+
+def startup_row(problem_name: str, architectures: int = 6) -> list[str]:
+    """Median startup of a new segment with nas and with plain Keras, and their ratio."""
+    problem = PROBLEMS[problem_name]
+    space = problem.build_space()
+    train(problem, space.sample(0), epochs=1)  # TensorFlow's own start-up, the data
+    nas_startups, keras_startups = [], []
+    for seed in range(1, architectures + 1):
+        arch_seq = space.sample(seed)
+        for first in [True, False] if seed % 2 else [False, True]:
+            if first:
+                nas_startups.append(train(problem, arch_seq, epochs=1, seed=seed).startup_seconds)
+            else:
+                keras_startups.append(plain_keras_startup(problem_name, arch_seq, seed))
+    nas_median = statistics.median(nas_startups)
+    keras_median = statistics.median(keras_startups)
+    return [
+        problem_name,
+        f"{nas_median:.2f}",
+        f"{keras_median:.2f}",
+        f"{keras_median / nas_median:.2f}",
+    ]
+
+
 def cell(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
@@ -221,7 +291,17 @@ def main() -> None:
     parser.add_argument(
         "--memory", action="store_true", help="measure what a kept model costs in memory"
     )
+    parser.add_argument(
+        "--startup",
+        action="store_true",
+        help="measure a new segment's fixed cost against plain Keras",
+    )
     args = parser.parse_args()
+    if args.startup:
+        rows = [startup_row(name) for name in args.problems]
+        header = ("problem", "nas startup s", "plain Keras startup s", "plain Keras / nas")
+        print(text_table(header, rows))
+        return
     if args.memory:
         with tempfile.TemporaryDirectory() as folder:
             rows = [memory_row(name, Path(folder)) for name in args.problems]

@@ -238,6 +238,31 @@ def test_training_state_is_made_before_the_first_trace_and_trains_as_plain_keras
     assert result.learning_curve == history.history
 
 
+def test_new_models_tracing_their_steps_are_not_warned_of_retracing(caplog):
+    """TensorFlow counts traces of Keras' step code over all models; a search traces a
+    new model per evaluation by design, which is not the retracing it warns of. A
+    function of one's own retraced as often still is."""
+    import tensorflow as tf
+
+    def one_batch() -> Dataset:  # a trace for every call of the train and test steps
+        x, y = separable_data(24)
+        return Dataset(train=(x[:16], y[:16]), valid=(x[16:], y[16:]))
+
+    problem = toy_problem(one_batch)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for seed in range(4):
+            assert train(problem, DENSE_RELU, epochs=1, seed=seed).ok
+        assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+        @tf.function
+        def own(value):
+            return value * 2
+
+        for size in range(1, 8):
+            own(tf.zeros([size]))  # a new shape: a new trace
+    assert any("retracing" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.slow
 def test_minimised_objectives_report_the_smallest_value():
     result = train(regression_problem(regression_data), DENSE_RELU, seed=0)
