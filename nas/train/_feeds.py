@@ -83,9 +83,9 @@ class Feed:
     def example_batch(self) -> tuple[Any, ...] | None:
         """One batch as ``fit`` gives it to the train step, ``(x, y)`` or ``(x, y,
         sample_weight)``: the first row of arrays, a ``PyDataset``'s first batch, or zeros
-        of a pipeline's sample shapes (a dimension it leaves open taken as 1). None for a
-        pipeline of other than dense tensors (ragged, sparse), which zeros cannot stand
-        for."""
+        shaped as a pipeline's samples. None for a pipeline whose samples zeros cannot
+        stand for: of other than dense tensors (ragged, sparse), or of a dimension it
+        leaves open (a sequence of any length, which a model may need longer than 1)."""
         if self.kind == ARRAYS:
             x, y = import_keras().tree.map_structure(lambda array: array[:1], self.data)
             return unwrapped_inputs(x), y
@@ -93,10 +93,13 @@ class Feed:
             return tuple(self.data[self.shard.index])
         tf = import_tensorflow()
         specs = self.data.element_spec
-        if not all(isinstance(spec, tf.TensorSpec) for spec in tf.nest.flatten(specs)):
+        flat = tf.nest.flatten(specs)
+        if not all(
+            isinstance(spec, tf.TensorSpec) and spec.shape.is_fully_defined() for spec in flat
+        ):
             return None
         x, *rest = tf.nest.map_structure(
-            lambda spec: tf.zeros([1, *(size or 1 for size in spec.shape)], spec.dtype), specs
+            lambda spec: tf.zeros([1, *spec.shape], spec.dtype), specs
         )
         return (unwrapped_inputs(x), *rest)
 

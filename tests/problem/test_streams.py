@@ -293,6 +293,44 @@ def test_two_outputs_stream_their_targets_by_name(training_state_probe):
     assert probe.made  # from zeros shaped as the pipeline's samples, by name
 
 
+@pytest.mark.slow
+def test_a_pipeline_of_sequences_of_open_length_trains():
+    """A pipeline that leaves a dimension open (sequences of any length, here all of 8)
+    gives no zeros to make the training state from, as a batch of length 1 would be too
+    short for this convolution: Keras makes it in its first trace instead."""
+    import tensorflow as tf
+
+    from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
+
+    def convolution():
+        space = SearchSpace({"input": (None, 1)})
+        features = space.add(
+            VariableNode([Layer("Conv1D", filters=4, kernel_size=k) for k in (3, 5)]),
+            space.input(),
+        )
+        pooled = space.add(ConstantNode(Layer("GlobalMaxPooling1D")), features)
+        output = space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), pooled)
+        space.set_outputs(output)
+        return space
+
+    rng = np.random.default_rng(0)
+    rows = [(rng.normal(size=(8, 1)).astype(np.float32), i % 2) for i in range(40)]
+
+    def sequences():
+        signature = (tf.TensorSpec((None, 1), tf.float32), tf.TensorSpec((), tf.int64))
+        return tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=signature)
+
+    problem = Problem(
+        "sequences",
+        lambda: Dataset(train=Stream(sequences), valid=Stream(sequences)),
+        convolution,
+        hyperparameters={"batch_size": 4, "epochs": 1},
+        loss="sparse_categorical_crossentropy",
+    )
+    result = train(problem, [0])
+    assert result.status is Status.OK, result.error
+
+
 def test_normalize_reads_a_stream_in_blocks_and_finds_the_arrays_statistics():
     train_split, valid_split = arrays()
     from_arrays = normalize()(Dataset(train_split, valid_split)).get_config()
