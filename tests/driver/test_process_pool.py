@@ -34,8 +34,9 @@ def test_an_evaluation_past_its_timeout_is_killed_and_recorded():
 
 def test_a_training_worker_freezes_its_start_up_objects_once_before_its_first_model(tmp_path):
     """Keras clears its session with a full garbage collection before every model: the
-    worker leaves what importing TensorFlow made out of those (``gc.freeze``) once, so
-    that they walk only what was made since, and no model of its own is frozen."""
+    worker leaves what importing TensorFlow made out of those (``gc.freeze``), so that
+    they walk only what was made since; once, so that the models it keeps warm are
+    never frozen."""
     seen = tmp_path / "freeze_counts"
 
     def record_freeze_count(info):
