@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -558,7 +559,11 @@ def _create_training_variables(model: Any, feed: Feed) -> None:
     x, y, sample_weight = import_keras().utils.unpack_x_y_sample_weight(batch)
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    y_pred = model(x, training=False)
+    with warnings.catch_warnings():
+        # Keras warns of a tensor given to a model whose one input is in a list, as
+        # fit gives it; it says nothing of the same call inside fit's traced step.
+        warnings.filterwarnings("ignore", "The structure of `inputs` doesn't match")
+        y_pred = model(x, training=False)
     model.compute_loss(x, y, y_pred, sample_weight, training=False)
     model.compute_metrics(x, y, y_pred, sample_weight)
 
