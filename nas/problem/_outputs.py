@@ -230,11 +230,20 @@ def check_inputs(dataset: Dataset, space: SearchSpace) -> None:
 
 
 def _batched_hint(split: Any, sample: tuple[Any, ...], shape: tuple[Any, ...]) -> str:
-    """Why a stream's samples have one axis too many: a pipeline that batches itself."""
-    if isinstance(split, Stream) and len(sample) == len(shape) + 1 and sample[0] is None:
+    """Why a stream's samples have one axis too many (a pipeline that batches itself)
+    or one too few (a batched pipeline that does not)."""
+    if not isinstance(split, Stream):
+        return ""
+    if not split.batched and len(sample) == len(shape) + 1 and sample[0] is None:
         return (
             ": a Stream's tf.data pipeline must yield single samples (nas batches them "
-            "with the configuration's batch_size): remove its .batch()"
+            "with the configuration's batch_size): remove its .batch(), or give "
+            "Stream(make, batched=True) with make taking batch_size"
+        )
+    if split.batched and len(sample) + 1 == len(shape):
+        return (
+            ": a Stream(batched=True)'s tf.data pipeline must yield batches: end it with "
+            ".batch(batch_size)"
         )
     return ""
 

@@ -22,7 +22,7 @@ import numpy as np
 from nas._imports import import_keras
 from nas.exceptions import ProblemError
 from nas.problem._dataset import Dataset, Split, sample_parts
-from nas.problem._streams import Shard, Stream, source_kind
+from nas.problem._streams import PIPELINE, Shard, Stream, source_kind
 
 #: ``preprocessing(dataset) -> keras layer | dict of input name -> keras layer``.
 PreprocessingFactory = Callable[[Dataset], Any]
@@ -168,8 +168,10 @@ def _streamed_blocks(stream: Stream, key: str) -> Iterator[np.ndarray]:
     """Input ``key`` of a stream's training samples (``""``: its one input), read in
     blocks of ``_STATISTICS_ROWS`` rows, in the pipeline's order."""
     source = stream.open(batch_size=_STATISTICS_ROWS, shard=Shard(0, 1), seed=0)
-    if source_kind(source) == "samples":
-        batches: Iterable[Any] = source.batch(_STATISTICS_ROWS).as_numpy_iterator()
+    if source_kind(source) == PIPELINE:
+        if not stream.batched:
+            source = source.batch(_STATISTICS_ROWS)
+        batches: Iterable[Any] = source.as_numpy_iterator()
     else:
         batches = (source[index] for index in range(int(source.num_batches)))
     for batch in batches:

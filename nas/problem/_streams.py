@@ -28,6 +28,9 @@ STREAM_ARGUMENTS = {
     "seed": "the training's seed, for shuffling",
 }
 
+#: What :func:`source_kind` tells: a ``tf.data.Dataset``, a Keras ``PyDataset``.
+PIPELINE, PYDATASET = "pipeline", "pydataset"
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -65,6 +68,13 @@ class Stream:
       batches it with the configuration's ``batch_size`` and prefetches; shuffle it in
       the pipeline (``.shuffle(buffer, seed=seed)``, files in a shuffled order), since
       nas cannot shuffle what it does not hold;
+    * with ``batched=True``, a ``tf.data.Dataset`` of **batches** of ``batch_size``
+      samples, which ``make`` then takes: a pipeline that ends in ``.batch(batch_size)``,
+      ``.padded_batch(batch_size)`` (sequences of varying length),
+      ``.bucket_by_sequence_length(...)`` or ``.rebatch(batch_size)``, the last being the
+      cheap way from records that each hold a chunk of rows to batches: tf.data's cost
+      is per element, and unbatching chunks into single samples only to batch them
+      again costs about as much CPU as the rest of the pipeline;
     * a ``keras.utils.PyDataset`` of **batches**: ``make`` then takes ``batch_size`` and
       makes batches of that size. A generator is one ``tf.data.Dataset.from_generator``
       away.
@@ -74,9 +84,9 @@ class Stream:
     ``k`` ranks every rank trains the same number of steps (each step is a collective):
 
     * without ``shard``, rank ``r`` takes samples ``r, r + k, ...`` of the pipeline
-      (``tf.data.Dataset.shard``; batches ``r, r + k, ...`` of a ``PyDataset``), cut
-      to the same length on every rank, exactly as arrays are split; every rank reads
-      the whole split to do so;
+      (``tf.data.Dataset.shard``; batches ``r, r + k, ...`` of a batched pipeline or a
+      ``PyDataset``), cut to the same length on every rank, exactly as arrays are
+      split; every rank reads the whole split to do so;
     * with ``shard``, each rank reads only its part, and the shortest part sets the
       length of an epoch on every rank (the rest of longer parts is left out: give
       parts of equal size, or shuffle so that a different rest is left out each epoch).
@@ -84,23 +94,28 @@ class Stream:
     Validation streams are split the same way without cutting: every sample is
     evaluated once, and the metrics summed over the group are exact.
 
-    Samples are counted once per process and shard (to plan the steps of the
-    learning-rate schedule and the group's epochs): from ``num_samples`` when given and
-    the pipeline is not sharded by ``make``, else ``tf.data``'s cardinality when it
-    knows it, else by reading the part once. A pipeline that shards itself and knows
-    its part's size says so with
+    Samples (batches of a batched pipeline) are counted once per process, shard and
+    batch size (to plan the steps of the learning-rate schedule and the group's
+    epochs): from ``num_samples`` when given and the pipeline of samples is not sharded
+    by ``make``, else ``tf.data``'s cardinality when it knows it, else by reading the
+    part once. A pipeline that knows its part's size when tf.data cannot (a
+    ``TFRecordDataset``'s, a ``rebatch``'s) says so with
     ``pipeline.apply(tf.data.experimental.assert_cardinality(size))``, which also fails
-    the epoch if the files hold another number of samples. Inputs and targets are checked for NaN
+    the epoch if the files hold another number. Inputs and targets are checked for NaN
     and infinite values batch by batch as they are read; such a batch fails the
     evaluation, naming the split, input or output.
 
     Args:
         make: the function that makes the pipeline, as above.
-        num_samples: the number of samples in the split, when known (saves the count).
+        num_samples: the number of samples in the split, when known (saves the count of
+            a pipeline of samples; reported as the split's size).
+        batched: whether ``make``'s ``tf.data.Dataset`` yields batches of
+            ``batch_size`` samples rather than single samples.
 
     Raises:
-        ProblemError: if ``make`` is not callable or requires other arguments, or
-            ``num_samples`` is not a positive int.
+        ProblemError: if ``make`` is not callable or requires other arguments (or, when
+            ``batched``, does not take ``batch_size``), or ``num_samples`` is not a
+            positive int.
 
     Example:
         >>> import numpy as np
@@ -113,7 +128,9 @@ class Stream:
         ('seed',)
     """
 
-    def __init__(self, make: Callable[..., Any], *, num_samples: int | None = None) -> None:
+    def __init__(
+        self, make: Callable[..., Any], *, num_samples: int | None = None, batched: bool = False
+    ) -> None:
         if not callable(make):
             raise ProblemError(
                 f"Stream: make must be a function returning a tf.data.Dataset or a "
@@ -125,20 +142,29 @@ class Stream:
             raise ProblemError(
                 f"Stream: num_samples must be a positive int or None, got {num_samples!r}"
             )
+        if not isinstance(batched, bool):
+            raise ProblemError(f"Stream: batched must be True or False, got {batched!r}")
         self.make = make
         self.num_samples = num_samples
+        self.batched = batched
         #: The keyword arguments ``make`` takes, among :data:`STREAM_ARGUMENTS`.
         self.arguments = _arguments_taken(make)
+        if batched and "batch_size" not in self.arguments:
+            raise ProblemError(
+                f"{self!r}: a batched pipeline's batches must have the configuration's "
+                "batch size: make must take the argument batch_size"
+            )
         # Per-process caches (a Stream lives in its problem's cached Dataset): samples
-        # per shard, and the structure of one sample.
-        self._counts: dict[Shard, int] = {}
+        # (batches) per shard (and batch size), and the structure of one sample.
+        self._counts: dict[tuple[Shard, int | None], int] = {}
         self._samples: Samples | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         function = getattr(self.make, "func", self.make)  # a functools.partial's function
         name = getattr(function, "__qualname__", None) or type(function).__name__
-        return f"Stream({name}, num_samples={self.num_samples!r})"
+        batched = ", batched=True" if self.batched else ""
+        return f"Stream({name}, num_samples={self.num_samples!r}{batched})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -170,11 +196,12 @@ class Stream:
         source = self.make(**{name: given[name] for name in self.arguments})
         kind = source_kind(source)
         if kind is None:
+            expected = "batches" if self.batched else "samples"
             raise ProblemError(
                 f"{self!r} made a {type(source).__name__}: expected a tf.data.Dataset of "
-                "samples or a keras.utils.PyDataset of batches"
+                f"{expected} or a keras.utils.PyDataset of batches"
             )
-        if kind == "batches" and "batch_size" not in self.arguments:
+        if kind == PYDATASET and "batch_size" not in self.arguments:
             raise ProblemError(
                 f"{self!r} made a PyDataset, whose batches must have the configuration's "
                 "batch size: make must take the argument batch_size"
@@ -183,7 +210,8 @@ class Stream:
 
     def samples(self) -> Samples:
         """The names, shapes and dtypes of one sample, from the pipeline's element
-        spec or a ``PyDataset``'s first batch (made once per process, batch size 1).
+        spec (less its batch axis when batched) or a ``PyDataset``'s first batch (made
+        once per process, batch size 1).
 
         Raises:
             ProblemError: if a sample is not ``(x, y)`` with ``x`` and ``y`` a tensor or
@@ -191,9 +219,10 @@ class Stream:
         """
         if self._samples is None:
             source = self.open(batch_size=1, shard=Shard(0, 1), seed=0)
-            if source_kind(source) == "samples":
+            if source_kind(source) == PIPELINE:
                 element = source.element_spec
-                shape_of = lambda spec: (tuple(spec.shape), spec.dtype.name)  # noqa: E731
+                first = 1 if self.batched else 0
+                shape_of = lambda spec: (tuple(spec.shape)[first:], spec.dtype.name)  # noqa: E731
             else:
                 element = source[0]
                 shape_of = lambda batch: (np.shape(batch)[1:], np.asarray(batch).dtype.name)  # noqa: E731
@@ -207,19 +236,24 @@ class Stream:
             )
         return self._samples
 
-    def cached_count(self, shard: Shard) -> int | None:
-        """The samples of ``shard`` counted before in this process, or derived from
-        ``num_samples`` (the part of an element-wise split), else None."""
+    def cached_count(self, shard: Shard, batch_size: int) -> int | None:
+        """The samples (batches, when batched) of ``shard`` counted before in this
+        process, or derived from ``num_samples`` (the part of an element-wise split of
+        samples), else None."""
         with self._lock:
-            if shard in self._counts:
-                return self._counts[shard]
-        if self.num_samples is not None and not self.shards_itself:
+            if self._count_key(shard, batch_size) in self._counts:
+                return self._counts[self._count_key(shard, batch_size)]
+        if self.num_samples is not None and not self.shards_itself and not self.batched:
             return len(range(shard.index, self.num_samples, shard.count))
         return None
 
-    def remember_count(self, shard: Shard, count: int) -> None:
+    def remember_count(self, shard: Shard, batch_size: int, count: int) -> None:
         with self._lock:
-            self._counts[shard] = count
+            self._counts[self._count_key(shard, batch_size)] = count
+
+    def _count_key(self, shard: Shard, batch_size: int) -> tuple[Shard, int | None]:
+        # A pipeline of samples holds as many whatever the batch size.
+        return shard, batch_size if self.batched else None
 
 
 #: Arrays (or tensors) by name; one unnamed array is named ``""``.
@@ -247,14 +281,14 @@ def _parts(stream: Stream, what: str, element: Any, shape_of: Callable[[Any], An
 
 
 def source_kind(source: Any) -> str | None:
-    """``"samples"`` for a ``tf.data.Dataset``, ``"batches"`` for a Keras
+    """:data:`PIPELINE` for a ``tf.data.Dataset``, :data:`PYDATASET` for a Keras
     ``PyDataset``, None for anything else."""
     from nas._imports import import_keras, import_tensorflow
 
     if isinstance(source, import_tensorflow().data.Dataset):
-        return "samples"
+        return PIPELINE
     if isinstance(source, import_keras().utils.PyDataset):
-        return "batches"
+        return PYDATASET
     return None
 
 

@@ -19,24 +19,27 @@ import numpy as np
 from nas._imports import import_keras, import_tensorflow
 from nas.exceptions import ProblemError
 from nas.problem._dataset import Split, num_samples
-from nas.problem._streams import Shard, Stream, source_kind
+from nas.problem._streams import PYDATASET, Shard, Stream, source_kind
 from nas.train._group import training_shard, validation_shard
 
-#: ``Feed.kind``: arrays in memory, a ``tf.data`` pipeline of samples, a ``PyDataset``.
+#: ``Feed.kind``: arrays in memory, a ``tf.data`` pipeline of samples, one of batches,
+#: and :data:`PYDATASET`, a Keras ``PyDataset`` (of batches).
 ARRAYS, SAMPLES, BATCHES = "arrays", "samples", "batches"
 
 
 @dataclass(frozen=True)
 class Feed:
-    """A rank's part of a split: ``length`` samples (``length`` batches for a
-    ``PyDataset``) per epoch, in batches of ``batch_size``.
+    """A rank's part of a split: ``length`` samples (``length`` batches for a batched
+    pipeline or a ``PyDataset``) per epoch, in batches of ``batch_size``.
 
     Attributes:
-        kind: :data:`ARRAYS`, :data:`SAMPLES` or :data:`BATCHES`.
-        data: ``(x, y)`` arrays, an unbatched ``tf.data.Dataset``, or a ``PyDataset``.
+        kind: :data:`ARRAYS`, :data:`SAMPLES`, :data:`BATCHES` or :data:`PYDATASET`.
+        data: ``(x, y)`` arrays, a ``tf.data.Dataset`` (of samples or batches, this
+            rank's part), or a ``PyDataset``.
         label: ``"train"`` or ``"valid"``, for messages.
         batch_size: samples per batch.
-        length: samples (batches for :data:`BATCHES`) taken per epoch.
+        length: samples (batches for :data:`BATCHES` and :data:`PYDATASET`) taken per
+            epoch.
         shard: the part of the split ``data`` holds: ``shard.index`` of ``shard.count``;
             a ``PyDataset`` made without ``shard`` still holds every batch, and this
             rank takes batches ``index, index + count, ...`` of it.
@@ -50,14 +53,19 @@ class Feed:
     shard: Shard = Shard(0, 1)
 
     @property
+    def counts_batches(self) -> bool:
+        """Whether ``length`` counts batches, not samples."""
+        return self.kind in (BATCHES, PYDATASET)
+
+    @property
     def steps(self) -> int:
         """Batches per epoch."""
-        return self.length if self.kind == BATCHES else math.ceil(self.length / self.batch_size)
+        return self.length if self.counts_batches else math.ceil(self.length / self.batch_size)
 
     @property
     def samples(self) -> int:
-        """Samples per epoch (a ``PyDataset``'s counted as full batches)."""
-        return self.length * self.batch_size if self.kind == BATCHES else self.length
+        """Samples per epoch (batches counted as full)."""
+        return self.length * self.batch_size if self.counts_batches else self.length
 
     def cut(self, length: int) -> Feed:
         """The same part, taking only its first ``length`` samples (batches) per epoch."""
@@ -70,11 +78,14 @@ class Feed:
         if self.kind == ARRAYS:
             x, y = self.data
             return {"x": unwrapped_inputs(x), "y": y, "batch_size": self.batch_size}
-        if self.kind == BATCHES:
+        if self.kind == PYDATASET:
             part = _part_of_batches_class()
             return {"x": part(self.data, self.shard, self.length, self.label)}
         tf = import_tensorflow()
-        batches = self.data.take(self.length).batch(self.batch_size)
+        if self.kind == SAMPLES:
+            batches = self.data.take(self.length).batch(self.batch_size)
+        else:
+            batches = self.data.take(self.length)
         # A known length: Keras plans its epochs without running out of data, and a
         # pipeline that yields fewer samples than were counted fails saying so.
         batches = batches.apply(tf.data.experimental.assert_cardinality(self.steps))
@@ -89,17 +100,18 @@ class Feed:
         if self.kind == ARRAYS:
             x, y = import_keras().tree.map_structure(lambda array: array[:1], self.data)
             return unwrapped_inputs(x), y
-        if self.kind == BATCHES:
+        if self.kind == PYDATASET:
             return tuple(self.data[self.shard.index])
         tf = import_tensorflow()
         specs = self.data.element_spec
-        flat = tf.nest.flatten(specs)
+        first = 1 if self.kind == BATCHES else 0  # a batch's samples: its shape after 1
         if not all(
-            isinstance(spec, tf.TensorSpec) and spec.shape.is_fully_defined() for spec in flat
+            isinstance(spec, tf.TensorSpec) and spec.shape[first:].is_fully_defined()
+            for spec in tf.nest.flatten(specs)
         ):
             return None
         x, *rest = tf.nest.map_structure(
-            lambda spec: tf.zeros([1, *spec.shape], spec.dtype), specs
+            lambda spec: tf.zeros([1, *spec.shape[first:]], spec.dtype), specs
         )
         return (unwrapped_inputs(x), *rest)
 
@@ -129,19 +141,19 @@ def open_feed(
             split = share(split, shard.index, shard.count)
         return Feed(ARRAYS, split, label, batch_size, num_samples(split[1]))
     source = split.open(batch_size=batch_size, shard=shard, seed=seed)
-    if source_kind(source) == BATCHES:
+    if source_kind(source) == PYDATASET:
         batches = _num_batches(split, source)
         if not split.shards_itself:  # this rank takes every count-th batch
             batches = len(range(shard.index, batches, shard.count))
-        feed = Feed(BATCHES, source, label, batch_size, batches, _batches_taken(split, shard))
+        feed = Feed(PYDATASET, source, label, batch_size, batches, _batches_taken(split, shard))
     else:
         if shard.count > 1 and not split.shards_itself:
-            source = source.shard(shard.count, shard.index)
-        length = split.cached_count(shard)
+            source = source.shard(shard.count, shard.index)  # samples, or batches
+        length = split.cached_count(shard, batch_size)
         if length is None:
-            length = _count_samples(split, source)
-            split.remember_count(shard, length)
-        feed = Feed(SAMPLES, source, label, batch_size, length)
+            length = _count_elements(split, source)
+            split.remember_count(shard, batch_size, length)
+        feed = Feed(BATCHES if split.batched else SAMPLES, source, label, batch_size, length)
     if feed.length == 0:
         raise ProblemError(f"{split!r} made no {label} samples for {_part(shard)}")
     return feed
@@ -166,8 +178,9 @@ def _num_batches(stream: Stream, source: Any) -> int:
     return int(batches)
 
 
-def _count_samples(stream: Stream, source: Any) -> int:
-    """The samples of a pipeline: its cardinality when tf.data knows it, else counted."""
+def _count_elements(stream: Stream, source: Any) -> int:
+    """The elements (samples or batches) of a pipeline: its cardinality when tf.data
+    knows it, else counted."""
     tf = import_tensorflow()
     cardinality = int(source.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
@@ -176,12 +189,17 @@ def _count_samples(stream: Stream, source: Any) -> int:
         )
     if cardinality >= 0:
         return cardinality
-    # One pass, in the pipeline's own threads: batches of many samples keep it cheap.
-    batches = source.batch(4096)
-    count = batches.reduce(
-        tf.constant(0, tf.int64),
-        lambda total, batch: total + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0],
-    )
+    # One pass, in the pipeline's own threads. Samples of one shape are counted in
+    # batches of many, which keeps it cheap; others (sequences of varying length,
+    # batches) one by one.
+    specs = tf.nest.flatten(source.element_spec)
+    if stream.batched or not all(spec.shape.is_fully_defined() for spec in specs):
+        count = source.reduce(tf.constant(0, tf.int64), lambda total, _: total + 1)
+    else:
+        count = source.batch(4096).reduce(
+            tf.constant(0, tf.int64),
+            lambda total, batch: total + tf.shape(tf.nest.flatten(batch)[0], out_type=tf.int64)[0],
+        )
     return int(count)
 
 

@@ -8,6 +8,9 @@ training depends on which rows each rank holds, not on their order. Variants:
 * ``samples``: a tf.data pipeline of unknown length, sharded by nas the same way;
 * ``sharded``: a pipeline that shards itself (takes ``shard``) into those same rows;
 * ``batches``: a PyDataset whose batch i holds rows i, i + 2, ... (rank r takes batch r);
+* ``batched``: a tf.data pipeline of those batches (``Stream(batched=True)``), sharded
+  by nas by batch;
+* ``batched_sharded``: the same pipeline sharding itself (rank r keeps batch r);
 * ``unequal``: a pipeline that shards itself into parts of 40 and 24 rows: both ranks
   take 24 (the shortest part) per epoch.
 
@@ -53,6 +56,15 @@ class EveryOtherRow(keras.utils.PyDataset):
         return train_split[0][index::RANKS], train_split[1][index::RANKS]
 
 
+def every_other_row_batches(batch_size):
+    """Batch i: rows i, i + 2, ..., as a pipeline of batches of unknown length (of
+    PER_RANK rows, the problem's batch_size)."""
+    x_batches, y_batches = (
+        np.stack([part[i::RANKS] for i in range(RANKS)]) for part in train_split
+    )
+    return samples((x_batches, y_batches))
+
+
 def unequal_parts(shard):
     edges = [0, 40, TRAIN_ROWS]
     rows = slice(edges[shard.index], edges[shard.index + 1])
@@ -64,6 +76,13 @@ TRAIN = {
     "samples": Stream(lambda: samples(train_split)),
     "sharded": Stream(lambda shard: samples(train_split).shard(shard.count, shard.index)),
     "batches": Stream(EveryOtherRow),
+    "batched": Stream(every_other_row_batches, batched=True),
+    "batched_sharded": Stream(
+        lambda batch_size, shard: every_other_row_batches(batch_size).shard(
+            shard.count, shard.index
+        ),
+        batched=True,
+    ),
     "unequal": Stream(unequal_parts),
 }
 

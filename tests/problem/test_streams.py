@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nas.exceptions import ProblemError
-from nas.problem import Dataset, Problem, Shard, Stream, normalize
+from nas.problem import Categorical, Dataset, Problem, Shard, Stream, normalize
 from nas.train import Stage, Status, train
 
 SPACE = "spaces.dense_skip:dense_skip_space"
@@ -79,6 +79,12 @@ def a_batch_pydataset(split, batch_size):
         (lambda: Stream(lambda path: None), "make takes an argument 'path' that nas cannot give"),
         (lambda: Stream(lambda: None, num_samples=0), "num_samples must be a positive int"),
         (
+            lambda: Stream(lambda seed: None, batched=True),
+            "batched pipeline's batches must have the configuration's batch size: make must "
+            "take the argument batch_size",
+        ),
+        (lambda: Stream(lambda batch_size: None, batched="yes"), "batched must be True or"),
+        (
             lambda: Dataset(train=[1, 2, 3], valid=None),
             "must be a pair \\(x, y\\) or a nas.problem",
         ),
@@ -122,7 +128,25 @@ def test_a_pipeline_that_batches_itself_is_told_to_yield_single_samples():
             valid=Stream(lambda: samples(valid_split)),
         )
     )
-    with pytest.raises(ProblemError, match=r"must yield single samples .* remove its \.batch\(\)"):
+    with pytest.raises(
+        ProblemError,
+        match=r"must yield single samples .* remove its \.batch\(\), or give "
+        r"Stream\(make, batched=True\)",
+    ):
+        problem.check()
+
+
+def test_a_batched_stream_that_yields_samples_is_told_to_batch():
+    train_split, valid_split = arrays()
+    problem = make_problem(
+        lambda: Dataset(
+            train=Stream(lambda batch_size: samples(train_split), batched=True),
+            valid=Stream(lambda: samples(valid_split)),
+        )
+    )
+    with pytest.raises(
+        ProblemError, match=r"batched=True\)'s tf.data pipeline must yield batches"
+    ):
         problem.check()
 
 
@@ -353,3 +377,110 @@ def test_a_stream_without_samples_fails_the_evaluation_naming_it():
     result = train(problem, [1, 1])
     assert result.status is Status.FAILED and result.error_stage is Stage.DATA
     assert "made no train samples for training alone" in result.error
+
+
+def batched_problem(**kwargs) -> Problem:
+    """The split as a pipeline of batches of the configuration's size, made by the user."""
+    train_split, valid_split = arrays()
+    return make_problem(
+        lambda: Dataset(
+            train=Stream(lambda batch_size: samples(train_split).batch(batch_size), batched=True),
+            valid=Stream(lambda batch_size: samples(valid_split).batch(batch_size), batched=True),
+        ),
+        **kwargs,
+    )
+
+
+def test_a_batched_stream_is_checked_by_its_samples_and_counted_per_batch_size():
+    """Its batches are counted (the pipeline's length is unknown) for each batch size
+    apart: the same stream trained at 16 then 32 takes 4 then 2 steps per epoch, each
+    epoch the whole split."""
+    import keras
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.steps = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+
+    problem = batched_problem(hyperparameters={"batch_size": Categorical([16, 32]), "epochs": 1})
+    problem.check()  # samples of shape (4,) once the batch axis is dropped
+    for batch_size, steps in ((16, 4), (32, 2), (16, 4)):
+        counter = Steps()
+        hyperparameters = {"batch_size": batch_size}
+        result = train(problem, [1, 1], hyperparameters=hyperparameters, callbacks=[counter])
+        assert result.status is Status.OK, result.error
+        assert counter.steps == steps, batch_size
+
+
+@pytest.mark.slow
+def test_a_batched_stream_trains_like_the_same_arrays(tmp_path, training_state_probe):
+    import keras
+
+    train_split, valid_split = arrays()
+    one_batch = {"batch_size": TRAIN_ROWS, "epochs": 2}
+    in_memory = make_problem(lambda: Dataset(train_split, valid_split), hyperparameters=one_batch)
+    probe = training_state_probe()
+    results = {
+        "arrays": train(in_memory, [1, 1], seed=2, model_path=tmp_path / "arrays.keras"),
+        "batched": train(
+            batched_problem(hyperparameters=one_batch),
+            [1, 1],
+            seed=2,
+            model_path=tmp_path / "batched.keras",
+            callbacks=[probe],
+        ),
+    }
+    assert results["batched"].status is Status.OK, results["batched"].error
+    assert probe.made  # from zeros shaped as a batch's samples
+    for name in ("loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(
+            results["batched"].learning_curve[name],
+            results["arrays"].learning_curve[name],
+            rtol=1e-5,
+        )
+    weights = {
+        name: keras.saving.load_model(tmp_path / f"{name}.keras").get_weights() for name in results
+    }
+    for a, b in zip(weights["arrays"], weights["batched"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_sequences_of_varying_length_train_padded_by_the_users_pipeline():
+    """Samples of different lengths cannot be batched by nas (nor counted in blocks):
+    the user pads them in a batched pipeline, whose batches nas counts one by one."""
+    import tensorflow as tf
+
+    from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
+
+    def convolution():
+        space = SearchSpace({"input": (None, 1)})
+        kernels = [Layer("Conv1D", filters=4, kernel_size=k, padding="same") for k in (3, 5)]
+        features = space.add(VariableNode(kernels), space.input())
+        pooled = space.add(ConstantNode(Layer("GlobalMaxPooling1D")), features)
+        output = space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), pooled)
+        space.set_outputs(output)
+        return space
+
+    rng = np.random.default_rng(0)
+    rows = [(rng.normal(size=(4 + i % 7, 1)).astype(np.float32), i % 2) for i in range(40)]
+
+    def padded(batch_size):
+        signature = (tf.TensorSpec((None, 1), tf.float32), tf.TensorSpec((), tf.int64))
+        sequences = tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=signature)
+        return sequences.padded_batch(batch_size)
+
+    problem = Problem(
+        "padded",
+        lambda: Dataset(train=Stream(padded, batched=True), valid=Stream(padded, batched=True)),
+        convolution,
+        hyperparameters={"batch_size": 8, "epochs": 2},
+        loss="sparse_categorical_crossentropy",
+    )
+    problem.check()
+    result = train(problem, [0])
+    assert result.status is Status.OK, result.error
+    assert result.epochs_trained == 2

@@ -18,7 +18,7 @@ import pytest
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 SCRIPT = Path(__file__).resolve().parent.parent / "mpi_scripts" / "streams_on_group.py"
-SAME_AS_ARRAYS = ("samples", "sharded", "batches")
+SAME_AS_ARRAYS = ("samples", "sharded", "batches", "batched", "batched_sharded")
 
 
 def test_every_kind_of_stream_trains_on_a_group_as_the_same_arrays(mpirun, tmp_path):
