@@ -11,12 +11,15 @@ template for your own files:
    slower (12,000 samples/s here, less than training takes). Write into a temporary
    folder and rename it, so that a killed writer never leaves a half set that looks
    whole (:func:`write_shards`).
-2. Give ``Dataset(train=Stream(train_pipeline), valid=Stream(valid_pipeline))``, each
-   function returning a ``tf.data.Dataset`` of **single samples** ``(x, y)``: nas
-   batches it with the configuration's ``batch_size`` and prefetches.
+2. Give ``Dataset(train=Stream(train_pipeline, batched=True), valid=...)``, each
+   function taking ``batch_size`` and returning a ``tf.data.Dataset`` of **batches**
+   ``(x, y)``: the chunks go straight to batches with ``rebatch(batch_size)``, a copy
+   per batch, where unbatching them into single samples for nas to batch again costs
+   about as much CPU as the rest of the pipeline. nas counts, checks and prefetches.
 3. Take ``shard`` to read only this rank's files (``files[shard.index::shard.count]``)
-   on a group of ranks, and ``seed`` to shuffle (files, records, then samples, each
-   in a buffer: nas cannot shuffle what it does not hold).
+   on a group of ranks, and ``seed`` to shuffle (nas cannot shuffle what it does not
+   hold): the files' order, records in a buffer, then the rows of every 8 records
+   permuted together, so that a batch mixes rows of 8 records of several files.
    With ``shard``, nas cuts every rank's epoch to the shortest part: 24 training files
    split evenly over 1, 2, 3, 4, 6, 8 or 12 ranks.
 
@@ -51,13 +54,14 @@ from problems import covertype
 FOLDER_VARIABLE = "NAS_COVERTYPE_FILES"
 #: 96,000 training rows in 24 files, 24,000 validation rows in 6.
 ROWS_PER_SHARD = 4000
-#: Rows per TFRecord record: a chunk parsed at once, then unbatched into samples.
+#: Rows per TFRecord record: a chunk parsed at once, then cut into batches.
 ROWS_PER_RECORD = 500
 #: Shuffling: records (chunks of rows, still unparsed) in a buffer a third of the
-#: training set, then samples in a buffer of 4 chunks, so that a batch mixes rows of
-#: several chunks. tf.data pays per element: shuffling samples in a large buffer
-#: instead costs about as much CPU again as the rest of the pipeline.
-RECORD_BUFFER, SAMPLE_BUFFER = 64, 2048
+#: training set, then the rows of blocks of 4,000 (8 records) permuted at once, so
+#: that a batch mixes rows of several records. tf.data pays per element: shuffling
+#: single samples in a buffer instead costs about as much CPU again as the rest of the
+#: pipeline.
+RECORD_BUFFER, MIXED_ROWS = 64, 4000
 #: The file that says a set is complete, written last: the shards, their row counts.
 MANIFEST = "manifest.json"
 SPLITS = ("train", "valid")
@@ -165,17 +169,19 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return json.loads((Path(folder) / MANIFEST).read_text())
 
 
-def train_pipeline(folder: str | Path, shard: Shard, seed: int) -> Any:
-    """This rank's training samples ``(x, y)``, shuffled anew every epoch from ``seed``."""
-    return _pipeline(folder, "train", shard, seed)
+def train_pipeline(folder: str | Path, shard: Shard, seed: int, batch_size: int) -> Any:
+    """This rank's training batches ``(x, y)``, shuffled anew every epoch from ``seed``."""
+    return _pipeline(folder, "train", shard, batch_size, seed)
 
 
-def valid_pipeline(folder: str | Path, shard: Shard) -> Any:
-    """This rank's validation samples ``(x, y)``, in file order."""
-    return _pipeline(folder, "valid", shard, None)
+def valid_pipeline(folder: str | Path, shard: Shard, batch_size: int) -> Any:
+    """This rank's validation batches ``(x, y)``, in file order."""
+    return _pipeline(folder, "valid", shard, batch_size, None)
 
 
-def _pipeline(folder: str | Path, split: str, shard: Shard, seed: int | None) -> Any:
+def _pipeline(
+    folder: str | Path, split: str, shard: Shard, batch_size: int, seed: int | None
+) -> Any:
     import tensorflow as tf
 
     listed = read_manifest(folder)[split]
@@ -188,13 +194,26 @@ def _pipeline(folder: str | Path, split: str, shard: Shard, seed: int | None) ->
     records = tf.data.TFRecordDataset(names, num_parallel_reads=tf.data.AUTOTUNE)
     if seed is not None:
         records = records.shuffle(RECORD_BUFFER, seed=seed)
-    samples_of = records.map(_parse_chunk, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    chunks = records.map(_parse_chunk, num_parallel_calls=tf.data.AUTOTUNE)
     if seed is not None:
-        samples_of = samples_of.shuffle(SAMPLE_BUFFER, seed=seed)
-    # The part's size, which TFRecordDataset cannot know: nas then plans the epoch
-    # without a counting pass over the files (it does not use num_samples when the
-    # pipeline shards itself), and a missing file fails as a wrong count.
-    return samples_of.apply(tf.data.experimental.assert_cardinality(samples))
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        blocks = tf.data.Dataset.zip(chunks.rebatch(MIXED_ROWS), keys)
+        chunks = blocks.map(_permuted_rows, num_parallel_calls=tf.data.AUTOTUNE)
+    # The part's batches, which tf.data cannot count through TFRecordDataset: nas then
+    # plans the epoch without a counting pass over the files, and a missing file fails
+    # as a wrong count.
+    batches = -(-samples // batch_size)
+    return chunks.rebatch(batch_size).apply(tf.data.experimental.assert_cardinality(batches))
+
+
+def _permuted_rows(block: tuple[Any, Any], key: Any) -> tuple[Any, Any]:
+    """The rows of ``block`` in an order drawn from ``key``."""
+    import tensorflow as tf
+
+    x, y = block
+    seed = tf.stack([key, tf.constant(0, tf.int64)])
+    order = tf.argsort(tf.random.stateless_uniform(tf.shape(y), seed=seed))
+    return tf.gather(x, order), tf.gather(y, order)
 
 
 def _parse_chunk(record: Any) -> tuple[Any, Any]:
@@ -219,10 +238,14 @@ def load_data(folder: str | Path | None = None) -> Dataset:
     manifest = read_manifest(folder)
     return Dataset(
         train=Stream(
-            functools.partial(train_pipeline, folder), num_samples=sum(manifest["train"]["rows"])
+            functools.partial(train_pipeline, folder),
+            num_samples=sum(manifest["train"]["rows"]),
+            batched=True,
         ),
         valid=Stream(
-            functools.partial(valid_pipeline, folder), num_samples=sum(manifest["valid"]["rows"])
+            functools.partial(valid_pipeline, folder),
+            num_samples=sum(manifest["valid"]["rows"]),
+            batched=True,
         ),
         baselines=manifest["baselines"],
     )

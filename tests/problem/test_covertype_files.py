@@ -48,10 +48,11 @@ def rows(x: np.ndarray, y: np.ndarray) -> list[tuple[bytes, int]]:
 
 def streamed_rows(stream: Stream, shard: Shard = WHOLE, seed: int = 0) -> list:
     pipeline = stream.open(batch_size=64, shard=shard, seed=seed)
-    batches = [(x.numpy(), y.numpy()) for x, y in pipeline.batch(256)]
+    batches = [(x.numpy(), y.numpy()) for x, y in pipeline]
+    assert len(batches) == int(pipeline.cardinality()), "the cardinality the pipeline claims"
+    assert all(len(y) == 64 for _, y in batches[:-1]), "batches of the batch size"
     x, y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
     assert x.dtype == np.float32 and x.shape[1:] == (covertype.NUM_FEATURES,)
-    assert len(y) == int(pipeline.cardinality()), "the cardinality the pipeline claims"
     return rows(x, y)
 
 
@@ -59,7 +60,7 @@ def streamed_rows(stream: Stream, shard: Shard = WHOLE, seed: int = 0) -> list:
 def test_the_streams_hold_the_same_rows_and_labels_as_the_arrays(small, folder, split):
     data = load_data(folder)
     stream = getattr(data, split)
-    assert isinstance(stream, Stream) and "shard" in stream.arguments
+    assert isinstance(stream, Stream) and "shard" in stream.arguments and stream.batched
     assert stream.num_samples == len(getattr(small, split)[1])
     assert streamed_rows(stream) == rows(*getattr(small, split))
     assert data.baselines == small.baselines
@@ -74,19 +75,30 @@ def test_two_shards_are_disjoint_and_cover_the_split(small, folder, split):
     assert sorted(first + second) == rows(*getattr(small, split))
 
 
-def test_training_samples_are_shuffled_by_the_seed(folder):
+def test_training_samples_are_shuffled_by_the_seed(small, folder):
     stream = load_data(folder).train
 
-    def labels(seed):
-        return np.concatenate(
-            [y.numpy() for _, y in stream.open(batch_size=1, shard=WHOLE, seed=seed).batch(256)]
-        )
+    def labels(pipeline):
+        return np.concatenate([y.numpy() for _, y in pipeline])
 
-    assert np.array_equal(labels(1), labels(1))
-    assert not np.array_equal(labels(1), labels(2))
-    pipeline = stream.open(batch_size=1, shard=WHOLE, seed=1)
-    first, second = ([y.numpy() for _, y in pipeline.batch(ROWS)][0] for _ in range(2))
-    assert not np.array_equal(first, second), "each epoch in another order"
+    def epoch(seed):
+        return labels(stream.open(batch_size=32, shard=WHOLE, seed=seed))
+
+    assert np.array_equal(epoch(1), epoch(1))
+    assert not np.array_equal(epoch(1), epoch(2))
+    pipeline = stream.open(batch_size=32, shard=WHOLE, seed=1)
+    assert not np.array_equal(labels(pipeline), labels(pipeline)), "each epoch in another order"
+    # A batch mixes rows of many records (a shuffle of records alone would give most
+    # batches of 32 the rows of one record of 50).
+    x = small.train[0]
+    row_record = {
+        x[row].tobytes(): (row // ROWS_PER_SHARD, row % ROWS_PER_SHARD // ROWS_PER_RECORD)
+        for row in range(len(x))
+    }
+    records_per_batch = [
+        len({row_record[row.tobytes()] for row in batch.numpy()}) for batch, _ in pipeline
+    ]
+    assert np.median(records_per_batch) >= 8, records_per_batch
 
 
 def test_a_complete_set_is_not_written_again(folder):
