@@ -118,7 +118,6 @@ class Stream:
             positive int.
 
     Example:
-        >>> import numpy as np
         >>> def train_pipeline(seed):
         ...     import tensorflow as tf
         ...     files = tf.data.Dataset.list_files("data/train-*.tfrecord", seed=seed)
@@ -126,6 +125,10 @@ class Stream:
         >>> stream = Stream(train_pipeline, num_samples=96_000)
         >>> stream.arguments
         ('seed',)
+        >>> def chunks_to_batches(batch_size, shard):  # records of many rows each
+        ...     return read_chunks(files[shard.index :: shard.count]).rebatch(batch_size)
+        >>> Stream(chunks_to_batches, batched=True).arguments
+        ('batch_size', 'shard')
     """
 
     def __init__(

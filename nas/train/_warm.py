@@ -16,6 +16,7 @@ workers and other widths continue from it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -74,12 +75,10 @@ class WarmModels:
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None:
             variables += list(optimizer.variables)
-        size = 0
-        for variable in variables:
-            count = 1
-            for dimension in variable.shape:
-                count *= int(dimension)
-            size += count * _itemsize(variable.dtype)
+        size = sum(
+            math.prod(int(dimension) for dimension in variable.shape) * _itemsize(variable.dtype)
+            for variable in variables
+        )
         return size + cls.OVERHEAD_PER_MODEL
 
     def take(self, checkpoint: str | Path, arch_seq: Sequence[Any]) -> Any | None:
