@@ -243,9 +243,10 @@ class Stream:
         """The samples (batches, when batched) of ``shard`` counted before in this
         process, or derived from ``num_samples`` (the part of an element-wise split of
         samples), else None."""
+        key = self._count_key(shard, batch_size)
         with self._lock:
-            if self._count_key(shard, batch_size) in self._counts:
-                return self._counts[self._count_key(shard, batch_size)]
+            if key in self._counts:
+                return self._counts[key]
         if self.num_samples is not None and not self.shards_itself and not self.batched:
             return len(range(shard.index, self.num_samples, shard.count))
         return None
