@@ -81,15 +81,16 @@ def serve(comm: Any = None) -> None:
     local_rank, node_ranks = _node_placement(comm)
     os.environ[LOCAL_RANK_VARIABLE] = str(local_rank)
     backoff = Backoff()
+    stopped = False  # rank 0's stop received: run the tasks sent before it, then leave
     while True:
         # Only our tags, so that messages of other code on ``comm`` are left alone.
-        # Tasks first: rank 0 sends a rank's stop after its tasks, and messages from one
-        # sender arrive in order, so a task sent before the stop is never skipped.
         message = comm.improbe(source=0, tag=TASK)
         if message is not None:
             task = message.recv()
             keep_warm_models(warm_memory_budget(task.warm_memory, node_ranks))
             with _stop_watch(comm):
+                if stopped:
+                    request_interrupt()  # as the watch would have on seeing the stop
                 done = _run(task, comm, rank)
             # A blocking send: a large result (rendezvous protocol) must reach rank 0
             # before this rank takes another task; rank 0 receives until its ranks are
@@ -97,10 +98,17 @@ def serve(comm: Any = None) -> None:
             comm.send(done, dest=0, tag=DONE)
             backoff.reset()  # the next task likely follows at once: poll fast for it
             continue
+        if stopped:
+            return
         message = comm.improbe(source=0, tag=STOP)
         if message is not None:
             message.recv()
-            return
+            # Rank 0 sends a rank's stop after its tasks, but MPI keeps one sender's
+            # messages in order for one receive, not across tags: a task sent before
+            # the stop can arrive between the two probes above. Unanswered, rank 0
+            # would wait for it for ever; so look for tasks once more before leaving.
+            stopped = True
+            continue
         backoff.sleep()
 
 
