@@ -116,6 +116,20 @@ class Feed:
         return (unwrapped_inputs(x), *rest)
 
 
+def failure_hint(error: BaseException, *feeds: Feed) -> str:
+    """What to do about ``error``, raised while ``feeds`` were read, when it says more
+    than TensorFlow does: samples of different shapes cannot be batched by nas."""
+    batched_by_nas = [feed.label for feed in feeds if feed.kind == SAMPLES]
+    if batched_by_nas and "Cannot batch tensors with different shapes" in str(error):
+        return (
+            f" (a stream of samples, {' or '.join(batched_by_nas)}, yields samples of "
+            "different shapes, which nas cannot batch: give Stream(make, batched=True) "
+            "with make taking batch_size and batching them itself, e.g. "
+            ".padded_batch(batch_size))"
+        )
+    return ""
+
+
 def open_feed(
     split: Split, label: str, *, batch_size: int, seed: int, shard: Shard, cut: bool
 ) -> Feed:

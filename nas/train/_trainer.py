@@ -23,7 +23,7 @@ from nas.problem._outputs import check_inputs, check_outputs
 from nas.problem._streams import Shard, Stream
 from nas.problem._training_settings import check_training_value
 from nas.train._devices import bind_local_gpu
-from nas.train._feeds import ARRAYS, Feed, open_feed, unwrapped_inputs
+from nas.train._feeds import ARRAYS, Feed, failure_hint, open_feed, unwrapped_inputs
 from nas.train._group import (
     LearningRateScaling,
     RankGroup,
@@ -227,7 +227,8 @@ def train(
             )
     except Exception as exception:
         logger.debug("training %s failed", run.arch_seq, exc_info=True)
-        return run.result(Status.FAILED, error=_describe(exception), error_stage=stage)
+        error = _describe(exception) + failure_hint(exception, feeds.train, feeds.valid)
+        return run.result(Status.FAILED, error=error, error_stage=stage)
     result = _outcome(problem, run, monitor)
     if result.objective is not None:
         result = _scored(result, problem, model, dataset, group)

@@ -473,14 +473,27 @@ def test_sequences_of_varying_length_train_padded_by_the_users_pipeline():
         sequences = tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=signature)
         return sequences.padded_batch(batch_size)
 
-    problem = Problem(
-        "padded",
-        lambda: Dataset(train=Stream(padded, batched=True), valid=Stream(padded, batched=True)),
-        convolution,
-        hyperparameters={"batch_size": 8, "epochs": 2},
-        loss="sparse_categorical_crossentropy",
-    )
-    problem.check()
-    result = train(problem, [0])
+    def problem(stream: Stream) -> Problem:
+        return Problem(
+            "padded",
+            lambda: Dataset(train=stream, valid=stream),
+            convolution,
+            hyperparameters={"batch_size": 8, "epochs": 2},
+            loss="sparse_categorical_crossentropy",
+        )
+
+    padded_by_the_user = problem(Stream(padded, batched=True))
+    padded_by_the_user.check()
+    result = train(padded_by_the_user, [0])
     assert result.status is Status.OK, result.error
     assert result.epochs_trained == 2
+
+    # The same samples in a stream of samples: nas's .batch() fails, saying what to do.
+    def sequences():
+        return padded(1).unbatch()
+
+    result = train(problem(Stream(sequences)), [0])
+    assert result.status is Status.FAILED and result.error_stage is Stage.TRAIN
+    assert "Cannot batch tensors with different shapes" in result.error
+    assert "give Stream(make, batched=True)" in result.error
+    assert "e.g. .padded_batch(batch_size)" in result.error
