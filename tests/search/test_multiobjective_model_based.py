@@ -54,13 +54,15 @@ def digest(proposals) -> str:
 
 
 ONE_OBJECTIVE = {
-    # Recorded with the code before several objectives were supported.
+    # Recorded with the code before several objectives were supported, and again when
+    # the surrogate's leaves went from three results to one (which changes every
+    # proposal once the forest is fitted) with the single-objective path unchanged.
     "ambs": (lambda: AMBS(DISCRETE_CHOICES, DISCRETE_HYPERPARAMETERS, num_initial=5, seed=7)),
     "agebo": (
         lambda: AgEBO(DISCRETE_CHOICES, DISCRETE_HYPERPARAMETERS, 6, 3, num_initial=5, seed=7)
     ),
 }
-RECORDED = {"ambs": "b6e6c7b86c065fbe", "agebo": "f31c2d0b0223b23a"}
+RECORDED = {"ambs": "4249cf040d4ecf5e", "agebo": "050c850a3da18ded"}
 
 
 @pytest.mark.parametrize("name", ["ambs", "agebo"])
@@ -131,11 +133,13 @@ def test_two_objectives_spread_the_proposals_along_the_front(make_search):
     # With both objectives told the proposals spread along the trade-off f1 - f2 (its
     # standard deviation over evaluations 21-40 was 5.7 to 6.9 against 1.4 to 3.3 with
     # the first alone for AMBS over 12 seeds; AgEBO 3.5 to 6.3 against 2.1 to 3.2, with
-    # scalarisation by min-max normalisation; ranks spread as much). How much of a
-    # front the searches find is measured by scripts/bench_multiobjective.py.
+    # scalarisation by min-max normalisation; ranks spread as much; with leaves of one
+    # result, means over 12 seeds of 5.1 against 2.3 for AMBS, 4.4 against 2.9 for
+    # AgEBO, whose first 3 seeds alone give 3.8 against 3.0). How much of a front the
+    # searches find is measured by scripts/bench_multiobjective.py.
     spread, front = {}, {}
     for multi in (True, False):
-        runs = [run(make_search(seed), 40, multi) for seed in range(3)]
+        runs = [run(make_search(seed), 40, multi) for seed in range(8)]
         spread[multi] = np.mean([np.std(f[20:, 0] - f[20:, 1]) for f in runs])
         front[multi] = np.mean([pareto_mask(-f).sum() for f in runs])
     assert spread[True] > spread[False] + 1.0, spread
