@@ -82,10 +82,9 @@ class Feed:
             part = _part_of_batches_class()
             return {"x": part(self.data, self.shard, self.length, self.label)}
         tf = import_tensorflow()
+        batches = self.data.take(self.length)  # samples, or batches made by the stream
         if self.kind == SAMPLES:
-            batches = self.data.take(self.length).batch(self.batch_size)
-        else:
-            batches = self.data.take(self.length)
+            batches = batches.batch(self.batch_size)
         # A known length: Keras plans its epochs without running out of data, and a
         # pipeline that yields fewer samples than were counted fails saying so.
         batches = batches.apply(tf.data.experimental.assert_cardinality(self.steps))

@@ -317,25 +317,25 @@ def test_two_outputs_stream_their_targets_by_name(training_state_probe):
     assert probe.made  # from zeros shaped as the pipeline's samples, by name
 
 
+def convolution():
+    """A space over sequences of any length (of at least 5, the larger kernel)."""
+    from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
+
+    space = SearchSpace({"input": (None, 1)})
+    kernels = [Layer("Conv1D", filters=4, kernel_size=k) for k in (3, 5)]
+    features = space.add(VariableNode(kernels), space.input())
+    pooled = space.add(ConstantNode(Layer("GlobalMaxPooling1D")), features)
+    output = space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), pooled)
+    space.set_outputs(output)
+    return space
+
+
 @pytest.mark.slow
 def test_a_pipeline_of_sequences_of_open_length_trains():
     """A pipeline that leaves a dimension open (sequences of any length, here all of 8)
     gives no zeros to make the training state from, as a batch of length 1 would be too
     short for this convolution: Keras makes it in its first trace instead."""
     import tensorflow as tf
-
-    from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
-
-    def convolution():
-        space = SearchSpace({"input": (None, 1)})
-        features = space.add(
-            VariableNode([Layer("Conv1D", filters=4, kernel_size=k) for k in (3, 5)]),
-            space.input(),
-        )
-        pooled = space.add(ConstantNode(Layer("GlobalMaxPooling1D")), features)
-        output = space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), pooled)
-        space.set_outputs(output)
-        return space
 
     rng = np.random.default_rng(0)
     rows = [(rng.normal(size=(8, 1)).astype(np.float32), i % 2) for i in range(40)]
@@ -454,19 +454,8 @@ def test_sequences_of_varying_length_train_padded_by_the_users_pipeline():
     the user pads them in a batched pipeline, whose batches nas counts one by one."""
     import tensorflow as tf
 
-    from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
-
-    def convolution():
-        space = SearchSpace({"input": (None, 1)})
-        kernels = [Layer("Conv1D", filters=4, kernel_size=k, padding="same") for k in (3, 5)]
-        features = space.add(VariableNode(kernels), space.input())
-        pooled = space.add(ConstantNode(Layer("GlobalMaxPooling1D")), features)
-        output = space.add(ConstantNode(Layer("Dense", units=2, activation="softmax")), pooled)
-        space.set_outputs(output)
-        return space
-
     rng = np.random.default_rng(0)
-    rows = [(rng.normal(size=(4 + i % 7, 1)).astype(np.float32), i % 2) for i in range(40)]
+    rows = [(rng.normal(size=(5 + i % 7, 1)).astype(np.float32), i % 2) for i in range(40)]
 
     def padded(batch_size):
         signature = (tf.TensorSpec((None, 1), tf.float32), tf.TensorSpec((), tf.int64))
