@@ -67,10 +67,12 @@ from _bench_common import (  # noqa: E402
     add_bench_arguments,
     check_dependencies,
     drive,
+    effect_size,
     install_hint,
     load_fcnet,
     parse_bench_arguments,
     parse_search_spec,
+    probability_lower,
     quartiles,
     quartiles_text,
     read_results,
@@ -247,6 +249,7 @@ def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, float]:
     distinct = [value_at(r["distinct"], budget) for r in runs]
     return {
         **quartiles(regrets),
+        "regrets": regrets.tolist(),
         "optimum": float(np.mean(regrets <= 1e-12)),
         "distinct": float(np.median(distinct)),
         # Over evaluations 11..the run's budget: shown for the largest budget only.
@@ -308,6 +311,19 @@ def print_targets(summary: dict[tuple, dict], args: argparse.Namespace) -> None:
                 lines.append(
                     f"{recommended} median regret <= TPE's at {budget} (batch {batch}): "
                     f"{len(wins)} of {len(fcnets)} FCNet datasets ({', '.join(wins) or 'none'})"
+                )
+                lines.append(
+                    "    A, a seed's regret below TPE's (0.5: as often above): "
+                    + ", ".join(
+                        f"{o} {a:.2f} {effect_size(a)}"
+                        for o in fcnets
+                        for a in [
+                            probability_lower(
+                                summary[o, batch, recommended, budget]["regrets"],
+                                summary[o, batch, "optuna-tpe", budget]["regrets"],
+                            )
+                        ]
+                    )
                 )
     if "random" in args.searches:
         for spec in nas_searches:

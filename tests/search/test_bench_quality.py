@@ -1,11 +1,13 @@
-"""scripts/bench_quality.py's smoke run: every search through ask/tell, a table printed.
+"""scripts/bench_quality.py's smoke run: every search through ask/tell, a table printed;
+and the effect size its targets report.
 
-It needs the benchmark extra (``pip install -e '.[bench]'``) and is skipped without it;
-``--quick`` takes several seconds, so it is marked slow.
+The run needs the benchmark extra (``pip install -e '.[bench]'``) and is skipped without
+it; ``--quick`` takes several seconds, so it is marked slow.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +36,29 @@ def test_the_quick_run_prints_a_table_per_objective_and_the_targets():
         assert heading in out
     for search in ("random", "regevo", "ambs", "agebo", "optuna-tpe", "optuna-random"):
         assert f"| {search:>13} |" in out or f" {search} |" in out
+
+
+def test_a_is_the_share_of_pairs_with_the_first_value_lower_ties_counted_half(monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "bench_common", ROOT / "scripts" / "_bench_common.py"
+    )
+    common = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, common)  # dataclasses look their module up
+    spec.loader.exec_module(common)
+
+    assert common.probability_lower([1, 2], [3, 4]) == 1.0
+    assert common.probability_lower([3, 4], [1, 2]) == 0.0
+    assert common.probability_lower([1, 3], [2, 2]) == 0.5
+    assert common.probability_lower([0, 0, 5], [0, 1]) == (0.5 + 1 + 0.5 + 1 + 0 + 0) / 6
+    # Vargha and Delaney's words, symmetric about 0.5.
+    words = [common.effect_size(a) for a in (0.48, 0.53, 0.43, 0.62, 0.66, 0.30, 0.19, 0.9)]
+    assert words == [
+        "negligible",
+        "negligible",
+        "small",
+        "small",
+        "medium",
+        "medium",
+        "large",
+        "large",
+    ]
