@@ -241,7 +241,7 @@ def tasks_for(args: argparse.Namespace) -> list[tuple[str, str, int, int, int]]:
     ]
 
 
-def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, float]:
+def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, Any]:
     """The figures of one cell: the runs of one search, objective and batch at ``budget``
     (the runs made for that budget, or else read at it from the longer runs)."""
     runs = runs_at(runs, budget)
