@@ -65,7 +65,7 @@ class StopSignals:
     worker thread of a notebook, say) the signals keep their usual effect.
 
     Args:
-        keep: leave the handlers in place on exit, for a program that ends right after
+        keep: ignore the signals from the exit on, for a program that ends right after
             (a signal in its last instants must not turn exit code 0 into 143).
     """
 
@@ -91,9 +91,11 @@ class StopSignals:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if not self.keep:
-            for number, handler in self._previous.items():
-                signal.signal(number, handler)  # type: ignore[arg-type]
+        for number, handler in self._previous.items():
+            # A kept handler would not last: Python resets its own handlers to the
+            # default early in finalising, before the seconds of TensorFlow's teardown,
+            # but leaves an ignored signal ignored. The exit code is decided by now.
+            signal.signal(number, signal.SIG_IGN if self.keep else handler)  # type: ignore[arg-type]
         self._previous.clear()
 
     @contextmanager
@@ -154,9 +156,10 @@ def blocked_while_starting() -> Iterator[None]:
     """Hold SIGINT and SIGTERM pending in this thread while it starts a worker process.
 
     A child inherits the signal mask through fork and through exec (multiprocessing's
-    spawn does both; the forkserver's children would inherit the server's mask, not
-    this one), so a signal sent to the process group cannot kill the worker before its
-    first instruction ignores it (:func:`ignore_stop_signals`). multiprocessing starts
+    spawn, and its start of a fork server, do both; the fork server's children inherit
+    the server's dispositions instead), so a signal sent to the process group cannot
+    kill the new process before its first instruction ignores it
+    (:func:`ignore_stop_signals`). multiprocessing starts
     its resource tracker the same way. This process's own mask is restored on exit: a
     signal that came meanwhile is then handled here as usual.
     """

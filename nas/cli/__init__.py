@@ -37,8 +37,9 @@ def search_main(argv: Sequence[str] | None = None) -> int:
 
     SIGINT and SIGTERM are caught from this first line, before the search's modules are
     imported (a second or more), so that a signal at any instant stops the search
-    cleanly (see :mod:`nas._stop`). Without ``argv`` this is the program itself: they
-    stay caught until the process ends, whose exit code a late signal cannot change.
+    cleanly (see :mod:`nas._stop`). Without ``argv`` this is the program itself: once
+    the search returns they are ignored until the process ends, so that a late signal
+    cannot change its exit code.
     """
     with stop_signals(keep=argv is None):
         from nas.cli._search import search_main as main

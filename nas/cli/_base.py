@@ -116,8 +116,8 @@ def _import_from_working_folder() -> None:
     """Put the working folder first on the import path, as ``python -m`` does.
 
     A console script's import path starts with the script's own folder (the
-    environment's ``bin``), not the working folder. Worker processes, spawned, inherit
-    the path; MPI ranks run the command themselves.
+    environment's ``bin``), not the working folder. Worker processes inherit the path;
+    MPI ranks run the command themselves.
     """
     folder = os.getcwd()
     if folder not in sys.path:

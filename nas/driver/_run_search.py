@@ -47,9 +47,11 @@ def run_search(
     (``problem_name``, ``objective``, ``direction``) is accepted and ignored, so that
     recorded settings can be passed back as they are.
 
-    Worker processes are started with ``spawn`` (forking TensorFlow is unsafe), which
-    re-imports the main module: in a script, call this under
-    ``if __name__ == "__main__":``, as for any multiprocessing code.
+    Worker processes are never forked from this process (forking TensorFlow once it
+    ran is unsafe): they fork from a server that imported it and ran nothing
+    (multiprocessing's ``forkserver``), and import the main module as spawned processes
+    do: in a script, call this under ``if __name__ == "__main__":``, as for any
+    multiprocessing code.
 
     Returns:
         The :class:`SearchResults` (None on the worker ranks of the MPI evaluator).

@@ -65,7 +65,7 @@ def warm_memory_budget(memory: int | None, num_workers: int) -> int:
 
 
 #: What a worker calls for each config: (problem source, config, timeout, models
-#: directory) -> result. Must be importable by name (worker processes are spawned).
+#: directory) -> result. Must be importable by name (worker processes import it).
 #: The MPI evaluator also passes ``comm=``: the communicator of the config's group of
 #: ranks when it asks for more than one (``Config.num_ranks``), else None.
 EvaluationFunction = Callable[..., TrainingResult]
@@ -80,7 +80,7 @@ def problem_source(problem: Problem | str) -> ProblemSource:
 
     A problem loaded by reference travels as the reference (every worker imports it); any
     other is pickled with cloudpickle, which carries functions defined in a notebook or
-    a script's ``__main__`` by value, so that spawned workers and MPI ranks can load it.
+    a script's ``__main__`` by value, so that worker processes and MPI ranks can load it.
     """
     if isinstance(problem, str):
         return problem

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing import resource_tracker
+from multiprocessing import forkserver, resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,13 @@ from nas.train import Status, TrainingResult
 from nas.train._warm import checkpoint_key
 from nas.trial import Config, Trial
 
-# Forking a process that has imported TensorFlow is unsafe (its thread pools do not
-# survive a fork), and the driver may well have imported it to build the space.
-_CONTEXT = multiprocessing.get_context("spawn")
+#: How worker processes can start (multiprocessing's start methods). Never forked from
+#: the driver ("fork"): it may have run TensorFlow operations (building the space), and
+#: TensorFlow's thread pools do not survive a fork. "forkserver": forked from a server
+#: that imported TensorFlow and ran nothing (see _worker_server); "spawn": a fresh
+#: interpreter that imports it.
+START_METHODS = ("forkserver", "spawn")
+_SERVER_IMPORTS = ["nas.evaluate._worker_server"]
 
 
 @dataclass
@@ -81,10 +85,16 @@ class ProcessPoolEvaluator(Evaluator):
             evaluations, because TensorFlow keeps some memory of every ``fit`` it ran
             (keras-team/keras#17458) and a long search would otherwise grow without end.
         function: what evaluates a config (default: train it on the problem); a
-            module-level function, since workers are spawned and import it by name.
+            module-level function, since workers import it by name.
         warm_memory: bytes of trained models each worker may keep in memory to continue
             the next segment of a configuration warm (None: 1 GiB, at most a quarter of
             the machine's memory over the workers; 0: every segment loads its checkpoint).
+        start_method: how worker processes start, one of :data:`START_METHODS`. None:
+            ``"forkserver"`` where the platform has it (not Windows), else ``"spawn"``.
+            Forked from the server, a worker starts in a fraction of a second (the
+            server imported TensorFlow once, when the process's first pool started);
+            spawned, it imports TensorFlow itself, seconds each time. Either way it
+            works in the driver's environment of its start.
 
     Example:
         >>> with ProcessPoolEvaluator("problems.breast_cancer:problem", num_workers=2) as pool:
@@ -103,6 +113,7 @@ class ProcessPoolEvaluator(Evaluator):
         max_evals_per_worker: int = 100,
         function: EvaluationFunction = evaluate,
         warm_memory: int | None = None,
+        start_method: str | None = None,
     ) -> None:
         cores = os.cpu_count() or 1
         num_workers = cores if num_workers is None else num_workers
@@ -119,6 +130,17 @@ class ProcessPoolEvaluator(Evaluator):
             )
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        available = [m for m in START_METHODS if m in multiprocessing.get_all_start_methods()]
+        if start_method is None:
+            start_method = available[0]
+        elif start_method not in available:
+            raise ValueError(
+                f"start_method must be one of {available} on this platform, got "
+                f"{start_method!r} (workers are never forked from the driver: TensorFlow "
+                "does not survive a fork once it ran)"
+            )
+        self.start_method = start_method
+        self._context = multiprocessing.get_context(start_method)
         self.problem_source = problem_source(problem)
         self.num_workers = num_workers
         self.timeout = timeout
@@ -195,9 +217,9 @@ class ProcessPoolEvaluator(Evaluator):
         return next((worker for worker in idle if key in worker.warm), None)
 
     def _start_worker(self) -> _Worker:
-        ours, theirs = _CONTEXT.Pipe()
+        ours, theirs = self._context.Pipe()
         name = f"process-{self._started}"
-        process = _CONTEXT.Process(
+        process = self._context.Process(
             target=_worker_main,
             args=(
                 theirs,
@@ -206,17 +228,27 @@ class ProcessPoolEvaluator(Evaluator):
                 self.timeout,
                 self.threads_per_worker,
                 self.warm_memory,
+                dict(os.environ),
             ),
             name=f"nas-{name}",
             daemon=True,
         )
-        # Blocked until the worker's first instruction ignores them: a signal to the
-        # process group while it starts (seconds of imports) must not kill it. The
-        # resource tracker, which multiprocessing starts with the first worker, unblocks
-        # them after its own start (bpo-33613): it is started first, outside the block.
+        # Blocked until the first instruction of the process started ignores them: a
+        # signal to the process group while it starts (seconds of imports) must not
+        # kill it. That process is the fork server, whose workers inherit its ignoring,
+        # or, spawned, the worker itself. The resource tracker, which multiprocessing
+        # starts with the first worker, unblocks them after its own start (bpo-33613):
+        # it is started first, outside the block.
         resource_tracker.ensure_running()
-        with blocked_while_starting():
+        if self.start_method == "forkserver":
+            self._context.set_forkserver_preload(_SERVER_IMPORTS)
+            with blocked_while_starting():
+                forkserver.ensure_running()
+            # Outside the block: the first start waits for the server's imports.
             process.start()
+        else:
+            with blocked_while_starting():
+                process.start()
         theirs.close()
         self._started += 1
         return _Worker(name, process, ours)
@@ -296,18 +328,19 @@ class ProcessPoolEvaluator(Evaluator):
 UNGUARDED_MAIN_EXIT_CODE = 86
 UNGUARDED_MAIN_MESSAGE = (
     "worker processes re-ran your script's top level and started a search of their own: "
-    "worker processes start by importing the main script (multiprocessing's spawn), so "
+    "worker processes start by importing the main script (as multiprocessing's spawn "
+    "and forkserver do), so "
     'a script must start the search under `if __name__ == "__main__":` (or use '
     "evaluator='serial')"
 )
 
 
 def exit_if_importing_main_in_a_worker() -> None:
-    """End this process at once, quietly, if it is a spawned worker importing the user's
+    """End this process at once, quietly, if it is a new worker importing the user's
     main script: a script without an ``if __name__ == "__main__":`` guard would start a
     search in every worker, each failing with a screen of multiprocessing tracebacks.
     The pool recognises the exit code and raises one clear error in the driver."""
-    # multiprocessing marks a spawned process as inheriting while it imports the main
+    # multiprocessing marks a new process as inheriting while it imports the main
     # script (its own check for this mistake reads the same flag).
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         os._exit(UNGUARDED_MAIN_EXIT_CODE)
@@ -356,13 +389,23 @@ def _worker_main(
     timeout: float | None,
     threads: int,
     warm_memory: int = 0,
+    environment: dict[str, str] | None = None,
 ) -> None:
     """The loop of one worker process: receive a config, evaluate it, send the result
-    and the checkpoints whose models it keeps warm."""
+    and the checkpoints whose models it keeps warm.
+
+    ``environment`` is the driver's when it started this worker, which a worker forked
+    from the fork server takes over from the server's (the driver's when the server
+    started, perhaps a search ago). TensorFlow read its log level at the server's import.
+    """
     # Ctrl-C and a batch scheduler's SIGTERM are for the driver to handle: it lets
     # running evaluations finish, or kills this process when it closes the pool. They
-    # were blocked from this process's start (see _start_worker).
+    # were blocked from this process's start, or ignored by the fork server it was
+    # forked from (see _start_worker).
     ignore_stop_signals()
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     _exit_when_the_driver_dies()
     # Imported first, so that no import the work makes (a problem module's) can log
     # TensorFlow's start-up banners; the log level comes with the driver's environment.
