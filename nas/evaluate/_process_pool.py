@@ -94,7 +94,11 @@ class ProcessPoolEvaluator(Evaluator):
             Forked from the server, a worker starts in a fraction of a second (the
             server imported TensorFlow once, when the process's first pool started);
             spawned, it imports TensorFlow itself, seconds each time. Either way it
-            works in the driver's environment of its start.
+            works in the driver's environment of its start. The fork server is
+            multiprocessing's, one per process: processes of your own started with
+            ``"forkserver"`` after a pool did also have TensorFlow imported and ignore
+            SIGINT and SIGTERM (Python's default start method on Linux, ``"fork"``, is
+            not concerned).
 
     Example:
         >>> with ProcessPoolEvaluator("problems.breast_cancer:problem", num_workers=2) as pool:
