@@ -36,7 +36,7 @@ from nas.cli._base import (
 )
 from nas.driver import SearchResults, recorded_settings, run_search
 from nas.driver._driver import DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_STOP_GRACE
-from nas.evaluate import EVALUATORS
+from nas.evaluate import EVALUATORS, start_worker_server
 from nas.problem import Problem
 from nas.schedule import SCHEDULERS
 from nas.search import SEARCHES
@@ -240,6 +240,9 @@ class SearchCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         settings = _settings(args)
+        if settings.get("evaluator", "process") == "process":
+            # Importing TensorFlow there while this process imports the problem's module.
+            start_worker_server()
         try:
             results = run_search(**settings, progress=not args.no_progress)
         except SearchStopped as stop:

@@ -51,6 +51,7 @@ from nas.evaluate import (
     make_evaluator,
     mpi_world,
     serve,
+    start_worker_server,
 )
 from nas.exceptions import ProblemError
 from nas.problem import Problem, load_problem
@@ -368,6 +369,8 @@ class Study:
             if isinstance(search, GridSearch):
                 _report(search.describe(), self.progress)
             if trains:
+                if self._evaluator == "process":
+                    start_worker_server()  # it imports TensorFlow while the checks run
                 self._preflight()
         with FolderLock(self.directory):  # before reading: one driver per folder
             return self._run_locked(search, open_evaluator)

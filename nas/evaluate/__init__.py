@@ -20,7 +20,11 @@ from nas.evaluate._evaluation import (
 )
 from nas.evaluate._mpi import MPIEvaluator, stop_workers
 from nas.evaluate._mpi_worker import serve
-from nas.evaluate._process_pool import ProcessPoolEvaluator, exit_if_importing_main_in_a_worker
+from nas.evaluate._process_pool import (
+    ProcessPoolEvaluator,
+    exit_if_importing_main_in_a_worker,
+    start_worker_server,
+)
 from nas.evaluate._registry import EVALUATORS, make_evaluator, mpi_world
 from nas.evaluate._serial import SerialEvaluator
 from nas.evaluate._simulated import SimulatedEvaluator
@@ -42,6 +46,7 @@ __all__ = [
     "mpi_world",
     "problem_source",
     "serve",
+    "start_worker_server",
     "stop_workers",
     "trial_callbacks",
     "unreported_result",

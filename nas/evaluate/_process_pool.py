@@ -237,20 +237,18 @@ class ProcessPoolEvaluator(Evaluator):
             name=f"nas-{name}",
             daemon=True,
         )
-        # Blocked until the first instruction of the process started ignores them: a
-        # signal to the process group while it starts (seconds of imports) must not
-        # kill it. That process is the fork server, whose workers inherit its ignoring,
-        # or, spawned, the worker itself. The resource tracker, which multiprocessing
-        # starts with the first worker, unblocks them after its own start (bpo-33613):
-        # it is started first, outside the block.
-        resource_tracker.ensure_running()
+        # Stop signals are blocked until the first instruction of the process started
+        # ignores them: a signal to the process group while it starts (seconds of
+        # imports) must not kill it. That process is the fork server, whose workers
+        # inherit its ignoring, or, spawned, the worker itself. The resource tracker,
+        # which multiprocessing starts with the first worker, unblocks them after its
+        # own start (bpo-33613): it is started first, outside the block.
         if self.start_method == "forkserver":
-            self._context.set_forkserver_preload(_SERVER_IMPORTS)
-            with blocked_while_starting():
-                forkserver.ensure_running()
+            start_worker_server()
             # Outside the block: the first start waits for the server's imports.
             process.start()
         else:
+            resource_tracker.ensure_running()
             with blocked_while_starting():
                 process.start()
         theirs.close()
@@ -325,6 +323,22 @@ class ProcessPoolEvaluator(Evaluator):
         )
         worker.num_evaluated = 0
         worker.warm = frozenset()
+
+
+def start_worker_server() -> None:
+    """Start the fork server the pool's workers fork from, if it is not running yet.
+
+    It imports TensorFlow (seconds) while this process goes on: a driver that starts it
+    before its own slow steps (importing the problem's module, loading the data, building
+    a test model) has its first workers sooner. A pool starts it anyway; without a fork
+    server on the platform this does nothing.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_SERVER_IMPORTS)
+    resource_tracker.ensure_running()  # outside the block, see _start_worker
+    with blocked_while_starting():
+        forkserver.ensure_running()
 
 
 #: The exit code of a worker that found a search starting while it imported the main
