@@ -34,6 +34,20 @@ def test_an_evaluation_past_its_timeout_is_killed_and_recorded():
         assert trial.worker == "process-0" and pool._workers[0].name == "process-1"
 
 
+def _problem_calling(callbacks) -> Problem:
+    """A one-epoch problem whose workers call ``callbacks`` for each trial; made here, as
+    in a notebook, so that it travels to them pickled."""
+    return Problem(
+        "probed",
+        load_data,
+        "spaces.dense_skip:dense_skip_space",
+        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 1},
+        hyperparameters={"epochs": 1},
+        loss="sparse_categorical_crossentropy",
+        callbacks=callbacks,
+    )
+
+
 def test_a_training_worker_freezes_its_start_up_objects_once_before_its_first_model(tmp_path):
     """Keras clears its session with a full garbage collection before every model: the
     worker leaves what importing TensorFlow made out of those (``gc.freeze``), so that
@@ -53,16 +67,7 @@ def test_a_training_worker_freezes_its_start_up_objects_once_before_its_first_mo
 
         return [FreezeCount()]
 
-    problem = Problem(  # made here, as in a notebook: it travels pickled
-        "frozen",
-        load_data,
-        "spaces.dense_skip:dense_skip_space",
-        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 1},
-        hyperparameters={"epochs": 1},
-        loss="sparse_categorical_crossentropy",
-        callbacks=record_freeze_count,
-    )
-    with ProcessPoolEvaluator(problem, num_workers=1) as pool:
+    with ProcessPoolEvaluator(_problem_calling(record_freeze_count), num_workers=1) as pool:
         for trial_id in range(2):
             pool.submit(Config(trial_id, (0, 1), {}, seed=0))
             trials = []
@@ -89,15 +94,7 @@ def test_the_workers_of_each_pool_start_from_one_server_in_the_drivers_environme
             out.write(f"{os.getpid()} {os.getppid()} {os.environ.get('NAS_TEST_MARK')}\n")
         return []
 
-    problem = Problem(
-        "recorded",
-        load_data,
-        "spaces.dense_skip:dense_skip_space",
-        space_kwargs={"input_shape": [30], "output_units": 2, "num_layers": 1},
-        hyperparameters={"epochs": 1},
-        loss="sparse_categorical_crossentropy",
-        callbacks=record_worker,
-    )
+    problem = _problem_calling(record_worker)
     for mark in ("first", "second"):
         monkeypatch.setenv("NAS_TEST_MARK", mark)
         with ProcessPoolEvaluator(problem, num_workers=2, start_method=start_method) as pool:
