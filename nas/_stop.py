@@ -159,9 +159,9 @@ def blocked_while_starting() -> Iterator[None]:
     spawn, and its start of a fork server, do both; the fork server's children inherit
     the server's dispositions instead), so a signal sent to the process group cannot
     kill the new process before its first instruction ignores it
-    (:func:`ignore_stop_signals`). multiprocessing starts
-    its resource tracker the same way. This process's own mask is restored on exit: a
-    signal that came meanwhile is then handled here as usual.
+    (:func:`ignore_stop_signals`). multiprocessing starts its resource tracker the same
+    way. This process's own mask is restored on exit: a signal that came meanwhile is
+    then handled here as usual.
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:

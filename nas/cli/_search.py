@@ -241,7 +241,7 @@ class SearchCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         settings = _settings(args)
         if settings.get("evaluator", "process") == "process":
-            # Importing TensorFlow there while this process imports the problem's module.
+            # It imports TensorFlow while this process imports the problem's module.
             start_worker_server()
         try:
             results = run_search(**settings, progress=not args.no_progress)
