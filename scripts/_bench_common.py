@@ -135,6 +135,16 @@ class FCNetTable:
         }
         self._arch_position = {name: i for i, name in enumerate(FCNET_ARCHITECTURE)}
 
+    def best_over_hyperparameters(self, metric: str) -> Callable[[Sequence[int]], float]:
+        """arch_seq -> the lowest ``metric`` of that architecture, whatever its
+        hyperparameters: what the best hyperparameters would make of it."""
+        names = list(self.space)
+        best = self.metrics[metric].min(
+            axis=tuple(names.index(name) for name in FCNET_HYPERPARAMETERS)
+        )
+        order = [self._arch_position[name] for name in names if name in self._arch_position]
+        return lambda arch_seq: float(best[tuple(arch_seq[i] for i in order)])
+
     def point(self, arch_seq: Sequence[int], hyperparameters: dict[str, Any]) -> tuple[int, ...]:
         """The index into :attr:`metrics` of a configuration as nas gives it."""
         return tuple(
