@@ -287,7 +287,9 @@ def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, Any]:
     }
 
 
-def _median_at(runs: list[dict[str, Any]], curve: str, budget: int, optimal: bool = False) -> float:
+def _median_at(
+    runs: list[dict[str, Any]], curve: str, budget: int, optimal: bool = False
+) -> float:
     """The median over ``runs`` of ``curve`` at ``budget`` (with ``optimal``: the share
     of runs where it is 0); NaN when a run lacks the curve."""
     if not all(r.get(curve) for r in runs):
