@@ -270,6 +270,11 @@ def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, Any]:
     runs = runs_at(runs, budget)
     regrets = np.array([value_at(r["regret"], budget) for r in runs])
     distinct = [value_at(r["distinct"], budget) for r in runs]
+    # Where the regret lies: the architectures tried, and the seeds whose best
+    # configuration so far has an optimal architecture (its best hyperparameters reach
+    # the optimum).
+    architectures = _values_at(runs, "architectures", budget)
+    architecture_regrets = _values_at(runs, "architecture_regret", budget)
     return {
         **quartiles(regrets),
         "regrets": regrets.tolist(),
@@ -279,23 +284,21 @@ def cell(runs: list[dict[str, Any]], budget: int) -> dict[str, Any]:
         "top_hp": float(np.median([r["top_hp"] for r in runs])),
         "ms": float(np.mean([r["ms_per_eval"] for r in runs])),
         "seeds": len(runs),
-        # Where the regret lies (objectives with hyperparameters, runs that record it):
-        # the architectures tried, and the seeds whose best configuration so far has an
-        # optimal architecture (its best hyperparameters reach the optimum).
-        "architectures": _median_at(runs, "architectures", budget),
-        "optimal_architecture": _median_at(runs, "architecture_regret", budget, optimal=True),
+        "architectures": math.nan if architectures is None else float(np.median(architectures)),
+        "optimal_architecture": (
+            math.nan
+            if architecture_regrets is None
+            else float(np.mean(architecture_regrets <= 1e-12))
+        ),
     }
 
 
-def _median_at(
-    runs: list[dict[str, Any]], curve: str, budget: int, optimal: bool = False
-) -> float:
-    """The median over ``runs`` of ``curve`` at ``budget`` (with ``optimal``: the share
-    of runs where it is 0); NaN when a run lacks the curve."""
+def _values_at(runs: list[dict[str, Any]], curve: str, budget: int) -> np.ndarray | None:
+    """Each run's ``curve`` at ``budget``; None when a run lacks it (an objective
+    without hyperparameters, or a ``--json`` file from before it was recorded)."""
     if not all(r.get(curve) for r in runs):
-        return math.nan
-    values = np.array([value_at(r[curve], budget) for r in runs])
-    return float(np.mean(values <= 1e-12)) if optimal else float(np.median(values))
+        return None
+    return np.array([value_at(r[curve], budget) for r in runs])
 
 
 def print_tables(summary: dict[tuple, dict], args: argparse.Namespace) -> None:
