@@ -22,8 +22,10 @@ the median fixed cost of a segment (``startup``: from its start to the end of it
 training batch) for segments that started a configuration (``new``), continued it cold
 (``cold``) and continued it warm (``warm``); ``epoch`` the median epoch time; and worker
 ``utilisation``, the evaluations' seconds summed over the workers' seconds (the rest is
-the driver's dispatch and workers waiting for one). ``speed-up`` is the cold run's wall
-time over the warm run's, per seed, median.
+the driver's dispatch and workers waiting for one, the search's start and end included);
+``between s`` the median time a worker waits between two of its segments (dispatch, and
+any wait for the worker holding a warm model: affinity must not make workers idle).
+``speed-up`` is the cold run's wall time over the warm run's, per seed, median.
 
     PYTHONPATH=. .venv/bin/python scripts/bench_segments.py [--problems breast_cancer
         covertype] [--schedulers asha lcm] [--seeds 3] [--workers 2] [--max-evals N]
@@ -54,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import os
 import statistics
 import sys
@@ -105,6 +108,7 @@ COLUMNS = (
     "startup warm",
     "epoch",
     "utilisation",
+    "between s",
     "speed-up",
 )
 
@@ -149,7 +153,23 @@ def run_once(
             t.result.epoch_seconds for t in trials if t.result.epoch_seconds
         ),
         "utilisation": busy / (workers * stopwatch.wall),
+        "between s": between_segments(results.trials),
     }
+
+
+def between_segments(trials: list[Any]) -> float:
+    """The median time a worker waits between the end of one of its segments and the
+    start of its next (the driver's dispatch, and any wait for a warm model): the
+    search's start and end, where a worker has no segment yet or none left, excluded."""
+    by_worker: dict[str, list[Any]] = {}
+    for trial in trials:
+        by_worker.setdefault(trial.worker, []).append(trial.result)
+    gaps = [
+        later.started_at - earlier.finished_at
+        for results in by_worker.values()
+        for earlier, later in itertools.pairwise(sorted(results, key=lambda r: r.started_at))
+    ]
+    return statistics.median(gaps)
 
 
 def resident_bytes() -> int:
@@ -273,6 +293,7 @@ def summary_row(runs: list[dict[str, Any]], speed_up: float | None) -> list[str]
         cell(median("startup warm")),
         cell(median("epoch")),
         cell(median("utilisation")),
+        cell(median("between s"), 3),
         cell(speed_up),
     ]
 
