@@ -233,17 +233,32 @@ def train(
     if result.objective is not None:
         result = _scored(result, problem, model, dataset, group)
     if group is None or group.is_leader:
-        if result.status is not Status.FAILED and result.epochs_trained and checkpoint_path:
-            error = _save(model, Path(checkpoint_path))
-            if error is not None:  # a later segment could not continue it
-                failed = {"status": Status.FAILED, "objective": None, "error": error}
-                return dataclasses.replace(result, **failed, error_stage=Stage.SAVE)
-            if warm_models is not None:
-                warm_models.keep(checkpoint_path, model, run.arch_seq)
-        if result.ok and model_path is not None:
-            error = _save(model, Path(model_path))
-            if error is not None:  # the objective was measured: keep it, say why no model
-                logger.warning("%s", error)
+        result = _saved(result, model, checkpoint_path, model_path, warm_models, run)
+    # Writing the checkpoint and the model is part of the evaluation's time.
+    return dataclasses.replace(result, finished_at=time.time())
+
+
+def _saved(
+    result: TrainingResult,
+    model: Any,
+    checkpoint_path: str | Path | None,
+    model_path: str | Path | None,
+    warm_models: WarmModels | None,
+    run: _Run,
+) -> TrainingResult:
+    """``result`` once the segment's checkpoint (kept warm too) and the trial's model
+    are written; failed if the checkpoint cannot be, as a later segment needs it."""
+    if result.status is not Status.FAILED and result.epochs_trained and checkpoint_path:
+        error = _save(model, Path(checkpoint_path))
+        if error is not None:  # a later segment could not continue it
+            failed = {"status": Status.FAILED, "objective": None, "error": error}
+            return dataclasses.replace(result, **failed, error_stage=Stage.SAVE)
+        if warm_models is not None:
+            warm_models.keep(checkpoint_path, model, run.arch_seq)
+    if result.ok and model_path is not None:
+        error = _save(model, Path(model_path))
+        if error is not None:  # the objective was measured: keep it, say why no model
+            logger.warning("%s", error)
     return result
 
 
