@@ -577,6 +577,15 @@ def test_a_segment_continues_the_weights_and_optimizer_state_of_a_checkpoint(pro
     assert two.learning_curve["loss"][0] < one.learning_curve["loss"][0]
 
 
+def test_an_evaluation_finishes_after_its_checkpoint_and_model_are_written(problem, tmp_path):
+    checkpoint, model = tmp_path / "segment.keras", tmp_path / "trial.keras"
+    result = train(problem, DENSE_RELU, epochs=1, checkpoint_path=checkpoint, model_path=model)
+    assert result.status is Status.OK, result.error
+    # Writing both is part of the evaluation (its duration, the pool's utilisation).
+    # A file's time comes from the kernel's coarse clock, never ahead of time.time().
+    assert result.finished_at >= max(checkpoint.stat().st_mtime, model.stat().st_mtime)
+
+
 def test_initial_epoch_must_leave_an_epoch_to_train(problem):
     with pytest.raises(ValueError, match=r"initial_epoch must be an int from 0 to epochs - 1 = 2"):
         train(problem, DENSE_RELU, epochs=3, initial_epoch=3)
