@@ -64,10 +64,11 @@ def test_a_serial_asha_search_continues_its_promotions_warm(tmp_path):
     assert all(row["startup_seconds"] and row["epoch_seconds"] for row in rows)
     frame = nas.load_results(tmp_path / "warm").to_dataframe()
     assert frame["warm"].dtype == bool and frame["warm"].sum() == len(promoted(warm))
-    # Warm segments skip the checkpoint's load, compile and tracing: compared with the
-    # cold segments of the same run, not with a constant.
-    starts = frame.groupby("warm")["startup_seconds"].median()
-    assert starts[True] < starts[False]
+    # Warm segments built and loaded nothing; every cold one built or loaded its model.
+    # (The work, not the seconds: one warm segment's startup on a busy machine says
+    # nothing; the traced steps being kept is checked in tests/train/test_warm_models.py.)
+    assert (frame.loc[frame["warm"], "build_time"] == 0).all()
+    assert (frame.loc[~frame["warm"], "build_time"] > 0).all()
 
 
 @pytest.mark.slow

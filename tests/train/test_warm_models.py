@@ -58,10 +58,12 @@ PROBLEM = Problem(
 
 
 class ModelRecorder(keras.callbacks.Callback):
-    """Records the model it is given and its optimizer's step count at the start."""
+    """Records the model it is given, its traced training step and its optimizer's step
+    count at the start."""
 
     def on_train_begin(self, logs=None):
         self.trained = self.model
+        self.train_function = self.model.train_function
         self.iterations_at_start = int(self.model.optimizer.iterations.numpy())
 
     def on_train_end(self, logs=None):
@@ -123,6 +125,9 @@ def test_a_continued_segment_takes_the_kept_model_and_trains_it_as_the_checkpoin
     # No rebuild and no reload: the very model the first segment trained, its
     # optimizer counting on from where it stopped (10 steps per epoch).
     assert warm_recorder.trained is first.trained
+    # Not compiled again: the training step traced in the first segment is the one run.
+    assert warm_recorder.train_function is first.train_function is not None
+    assert cold_recorder.train_function is not first.train_function
     assert warm_recorder.iterations_at_start == first.iterations_at_end == 20
     assert cold_recorder.iterations_at_start == 20
     assert warm_recorder.iterations_at_end == cold_recorder.iterations_at_end == 40
