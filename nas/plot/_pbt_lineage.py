@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # before pyplot: no display on cluster nodes
-import matplotlib.pyplot as plt  # noqa: E402
-
-from nas.schedule import LineageStep, lineage  # noqa: E402
-from nas.trial import Trial  # noqa: E402
+from nas.schedule import LineageStep, lineage
+from nas.trial import Trial
 
 _MARKERS = {"perturb_up": "^", "perturb_down": "v", "resample": "D"}
 
@@ -45,10 +43,10 @@ def plot_pbt_lineage(trials: Sequence[Trial], path: str | Path, objective: str) 
     if not members:
         raise ValueError("no trial was scheduled by pbt: there is no lineage to plot")
     by_trial = {step.trial_id: step for steps in members.values() for step in steps}
-    figure, (rate_axis, objective_axis) = plt.subplots(
-        2, 1, figsize=(11, 7), sharex=True, constrained_layout=True
-    )
-    colours = plt.get_cmap("tab10" if len(members) <= 10 else "tab20")
+    # A figure of its own, not pyplot's: no display needed, a notebook's pyplot untouched.
+    figure = Figure(figsize=(11, 7), layout="constrained")
+    rate_axis, objective_axis = figure.subplots(2, 1, sharex=True)
+    colours = matplotlib.colormaps["tab10" if len(members) <= 10 else "tab20"]
     for index, (member, steps) in enumerate(members.items()):
         colour = colours(index % colours.N)
         for number, step in enumerate(steps):
@@ -71,7 +69,6 @@ def plot_pbt_lineage(trials: Sequence[Trial], path: str | Path, objective: str) 
     )
     path = Path(path)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 

@@ -2,8 +2,9 @@
 a population-based training, the lineage of its members; for a search of several
 objectives, its Pareto front and its hypervolume over evaluations).
 
-Each plot is a PNG a person can look at: matplotlib with the non-interactive Agg
-backend, so it works on a cluster login node with no display.
+Each plot is a PNG a person can look at, drawn on a matplotlib ``Figure`` of its own
+rather than through pyplot: it needs no display (a cluster login node has none), and it
+leaves the caller's pyplot alone (a notebook's backend, its open figures).
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # before pyplot: no display on cluster nodes
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from nas.driver import read_journal, recorded_objective, recorded_objectives  # noqa: E402
-from nas.pareto import as_minimised, hypervolume_over_time, pareto_mask  # noqa: E402
-from nas.plot._pbt_lineage import plot_pbt_lineage  # noqa: E402
-from nas.results import Results, TrialRecord, load_results  # noqa: E402
-from nas.trial import Trial  # noqa: E402
+from nas.driver import read_journal, recorded_objective, recorded_objectives
+from nas.pareto import as_minimised, hypervolume_over_time, pareto_mask
+from nas.plot._pbt_lineage import plot_pbt_lineage
+from nas.results import Results, TrialRecord, load_results
+from nas.trial import Trial
 
 PLOTS = ("objective", "utilisation")
 #: The extra plots of a search of several objectives.
@@ -86,7 +84,8 @@ def plot_objective(
     minutes = np.array([(trial.result.finished_at - start) / 60 for trial in ordered])
     failed = np.isnan(objective)
     best = (np.fmax if direction == "max" else np.fmin).accumulate(objective)
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, constrained_layout=True)
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
     for axis, x, label in (
         (axes[0], np.arange(1, len(ordered) + 1), "evaluations"),
         (axes[1], minutes, "minutes since start"),
@@ -108,7 +107,6 @@ def plot_objective(
     axes[0].legend(loc="lower right" if direction == "max" else "upper right")
     figure.suptitle(f"Search progress: {len(ordered)} evaluations")
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 
@@ -118,7 +116,8 @@ def plot_utilisation(trials: Sequence[Trial], path: Path) -> Path:
     workers = sorted({trial.worker for trial in trials})
     rows = {worker: index for index, worker in enumerate(workers)}
     end = max(trial.result.finished_at for trial in trials)
-    figure, axis = plt.subplots(figsize=(11, 1.2 + 0.45 * len(workers)), constrained_layout=True)
+    figure = Figure(figsize=(11, 1.2 + 0.45 * len(workers)), layout="constrained")
+    axis = figure.subplots()
     busy = 0.0
     for trial in trials:
         begin, length = (
@@ -140,7 +139,6 @@ def plot_utilisation(trials: Sequence[Trial], path: Path) -> Path:
     axis.set_title(f"Worker utilisation: {utilisation:.0%} busy (red: failed evaluations)")
     axis.grid(axis="x", alpha=0.3)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 
@@ -237,9 +235,8 @@ def plot_pareto_front(results: Results, path: Path) -> Path:
     pairs = list(itertools.combinations(range(len(names)), 2))
     columns = min(3, len(pairs))
     rows = math.ceil(len(pairs) / columns)
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(5.5 * columns, 4.5 * rows), squeeze=False, constrained_layout=True
-    )
+    figure = Figure(figsize=(5.5 * columns, 4.5 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
     figure.set_gid("pareto_front")
     values = np.array([_values(trial, names) for trial in ok], dtype=float).reshape(-1, len(names))
     front = np.array([trial.pareto for trial in ok], dtype=bool)
@@ -300,7 +297,6 @@ def plot_pareto_front(results: Results, path: Path) -> Path:
         title += "\nconstraints: " + ", ".join(results.constraints)
     figure.suptitle(title)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 
@@ -309,7 +305,8 @@ def plot_hypervolume(results: Results, path: Path) -> Path:
     order (:func:`hypervolume_curve`); the reference point is given in the y label:
     each objective's worst feasible value plus 10% of its feasible range."""
     curve = hypervolume_curve(results)
-    figure, axis = plt.subplots(figsize=(11, 4), constrained_layout=True)
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    axis = figure.subplots()
     figure.set_gid("hypervolume")
     x = np.arange(1, len(curve.trial_ids) + 1)
     axis.step(x, curve.values, where="post", color="C3", label="hypervolume")
@@ -330,7 +327,6 @@ def plot_hypervolume(results: Results, path: Path) -> Path:
         )
     axis.grid(alpha=0.3)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 

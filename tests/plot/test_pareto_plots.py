@@ -80,18 +80,6 @@ def write_search(directory, objectives=OBJECTIVES, trials=TRIALS, constraints=()
     journal.close()
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    """The figures a plot draws, kept open to look at (closed after the test)."""
-    import matplotlib.pyplot as plt
-
-    kept, close = [], plt.close
-    monkeypatch.setattr(plt, "close", kept.append)
-    yield kept
-    for figure in kept:
-        close(figure)
-
-
 def by_gid(figures, gid):
     (figure,) = [figure for figure in figures if figure.get_gid() == gid]
     return figure

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 import time
 
 from matplotlib.image import imread
@@ -61,13 +65,30 @@ def test_a_single_evaluation_can_be_plotted(tmp_path):
     assert plot_main([str(tmp_path)]) == 0
 
 
-def test_the_objective_axis_names_the_problems_metric(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
-    figures, close = [], plt.close
-    monkeypatch.setattr(plt, "close", figures.append)  # keep the figures to look at
+def test_the_objective_axis_names_the_problems_metric(tmp_path, figures):
     write_journal(tmp_path)
     assert plot_main([str(tmp_path)]) == 0
-    for figure in figures:
-        close(figure)
     assert figures[0].axes[0].get_ylabel() == "val_accuracy (maximised)"
+
+
+def test_plotting_leaves_a_notebooks_pyplot_as_it_was(tmp_path):
+    """A notebook has chosen its backend and holds figures of its own; plotting a search
+    there must change neither (a fresh interpreter: nas.plot may be imported here)."""
+    write_journal(tmp_path)
+    notebook = textwrap.dedent(
+        f"""
+        import json
+        import matplotlib
+        matplotlib.use("svg")
+        import matplotlib.pyplot as plt
+        plt.figure()
+        import nas.plot
+        paths = nas.plot.plot_search({str(tmp_path)!r})
+        print(json.dumps([matplotlib.get_backend(), plt.get_fignums(), len(paths)]))
+        """
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", notebook], capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.splitlines()[-1]) == ["svg", [1], 2]
