@@ -1,7 +1,11 @@
 """Exceptions of nas, under one root so that callers can catch ``NASError``.
 
-User mistakes raise subclasses of ``ValueError``/``TypeError`` as well, so ordinary
-``except ValueError`` code keeps working.
+What nas itself finds wrong raises one of them: a malformed space or problem, a failed
+training, a damaged journal, a folder another search holds, a full disk. They subclass
+``ValueError``, ``RuntimeError`` or ``OSError`` as well, so ordinary ``except`` clauses
+keep working. An argument out of range given to a search, scheduler, evaluator or
+``Study`` raises a plain ``ValueError`` or ``TypeError`` naming it, as Python's own
+functions do.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 
 class NASError(Exception):
-    """Root of every exception raised on purpose by nas."""
+    """Root of the exceptions nas defines (see the module)."""
 
 
 class SpaceError(NASError, ValueError):
