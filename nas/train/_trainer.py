@@ -35,7 +35,7 @@ from nas.train._interrupt import INTERRUPTED
 from nas.train._learning_rate import LearningRatePlan, LearningRateSchedule
 from nas.train._measures import measure
 from nas.train._result import Stage, Status, TrainingResult
-from nas.train._warm import WarmModels
+from nas.train._warm import WarmModels, reseed_keeping_compiled_functions
 
 if TYPE_CHECKING:
     from nas.parallel import DataParallel
@@ -417,7 +417,7 @@ def _continued(path: Path, run: _Run, warm_models: WarmModels | None) -> Any:
         model = _load(path, run)
     else:
         # As the cold path does before loading: shuffling draws the same numbers.
-        import_keras().utils.set_random_seed(run.seed)
+        reseed_keeping_compiled_functions(run.seed)
         run.warm = True
         run.num_parameters = int(model.count_params())
         run.build_time = 0.0

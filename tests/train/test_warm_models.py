@@ -12,6 +12,7 @@ from nas._imports import import_keras
 from nas.problem import Categorical, Dataset, Float, Problem
 from nas.space import ConstantNode, Layer, SearchSpace, VariableNode
 from nas.train import WarmModels, train
+from nas.train._warm import reseed_keeping_compiled_functions
 
 keras = import_keras()
 
@@ -229,3 +230,32 @@ def test_a_model_is_counted_by_its_and_its_optimizers_variables():
 def test_a_budget_that_is_not_a_number_of_bytes_is_refused(memory):
     with pytest.raises(ValueError, match=r"warm_memory must be a non-negative int of bytes, got"):
         WarmModels(memory)
+
+
+def draws() -> dict[str, list]:
+    """A number from each generator a segment's ``fit`` can draw from after seeding."""
+    import random
+
+    import tensorflow as tf
+
+    @tf.function
+    def shuffled_in_a_graph():
+        return tf.random.shuffle(tf.range(20))
+
+    return {
+        "python": [random.random()],
+        "numpy": np.random.random(2).tolist(),
+        "tf.data shuffle": [int(x) for x in tf.data.Dataset.range(20).shuffle(20)],
+        "graph shuffle": shuffled_in_a_graph().numpy().tolist(),
+        "keras.random": keras.ops.convert_to_numpy(keras.random.uniform((2,))).tolist(),
+    }
+
+
+def test_reseeding_a_warm_model_draws_what_keras_seeding_draws():
+    keras.utils.set_random_seed(11)
+    expected = draws()
+    draws()  # every generator moves on, as another segment's training moves them
+    keras.utils.set_random_seed(3)
+    draws()
+    reseed_keeping_compiled_functions(11)
+    assert draws() == expected
