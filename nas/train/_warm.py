@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from nas._imports import import_keras
+
 
 @dataclass(frozen=True)
 class _Kept:
@@ -162,8 +164,6 @@ def reseed_keeping_compiled_functions(seed: int) -> None:
     TensorFlow and Keras offer no public way to do this, so it sets their attributes;
     where a version lacks them, it falls back to ``keras.utils.set_random_seed``.
     """
-    from nas._imports import import_keras
-
     keras = import_keras()
     try:
         from keras.src.backend.common import global_state
