@@ -258,3 +258,18 @@ def earlier_version_snapshot(running_snapshot):
         return out
 
     return snapshot
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures nas's plots save, in the order saved, to look at after the call."""
+    from matplotlib.figure import Figure
+
+    saved, savefig = [], Figure.savefig
+
+    def recording_savefig(figure, *args, **kwargs):
+        saved.append(figure)
+        return savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    return saved
